@@ -1,0 +1,1 @@
+"""Source contract and connectors. Knows nothing of the index."""

@@ -1,0 +1,59 @@
+"""The source document and its ACL, as every connector emits them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+
+from connectors.principals import Principal
+
+SourceId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+MetadataValue = str | int | float | bool | list[str]
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("timestamps must be timezone-aware")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+# An ACL is the set of principals allowed to see a document. Empty means nobody (fail closed).
+Acl = frozenset[Principal]
+
+
+def document_id(source_id: str, external_id: str) -> str:
+    """The index-wide identity of a document: unique across sources."""
+    return f"{source_id}:{external_id}"
+
+
+class SourceDocument(BaseModel):
+    """One document as a source holds it, with the effective ACL resolved by the connector."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source_id: SourceId
+    external_id: Annotated[str, Field(min_length=1, max_length=1024)]
+    title: str
+    body: str
+    url: str | None = None
+    author: str | None = None
+    created_at: AwareDatetime | None = None
+    updated_at: AwareDatetime
+    content_type: str = "text/plain"
+    doc_type: Annotated[str, Field(min_length=1, max_length=64)] = "document"
+    breadcrumbs: tuple[str, ...] = ()
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict)
+    acl: Acl
+
+    @field_validator("content_type")
+    @classmethod
+    def _known_content_type(cls, value: str) -> str:
+        return value.split(";", 1)[0].strip().lower()
+
+    @property
+    def doc_id(self) -> str:
+        return document_id(self.source_id, self.external_id)

@@ -1,0 +1,97 @@
+"""Typed events a connector emits from ``changes()`` and ``list_live_ids()``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors.documents import Acl, SourceDocument, document_id
+
+
+class Checkpoint(BaseModel):
+    """Opaque per-source resume point; only the connector that made it interprets ``value``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    value: dict[str, Any] = Field(default_factory=dict)
+
+
+class DocumentUpserted(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["upsert"] = "upsert"
+    document: SourceDocument
+
+
+class DocumentDeleted(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["delete"] = "delete"
+    source_id: str
+    external_id: str
+
+    @property
+    def doc_id(self) -> str:
+        return document_id(self.source_id, self.external_id)
+
+
+class PermissionsChanged(BaseModel):
+    """The ACL of an existing document changed; its content did not."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["permissions"] = "permissions"
+    source_id: str
+    external_id: str
+    acl: Acl
+
+    @property
+    def doc_id(self) -> str:
+        return document_id(self.source_id, self.external_id)
+
+
+class DocumentFailed(BaseModel):
+    """A document the source has but could not be fetched or parsed; recorded and skipped.
+
+    Pruning must never delete a document that failed: its absence is not evidence of deletion.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["failed"] = "failed"
+    source_id: str
+    external_id: str
+    reason: str
+
+    @property
+    def doc_id(self) -> str:
+        return document_id(self.source_id, self.external_id)
+
+
+class CheckpointReached(BaseModel):
+    """Everything emitted before this event is covered by ``checkpoint``."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["checkpoint"] = "checkpoint"
+    checkpoint: Checkpoint
+
+
+ChangeEvent = Annotated[
+    DocumentUpserted | DocumentDeleted | PermissionsChanged | DocumentFailed | CheckpointReached,
+    Field(discriminator="kind"),
+]
+
+
+class LiveId(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["live"] = "live"
+    external_id: str
+
+
+class ListingEnd(BaseModel):
+    """The last event of a listing. Without it, or with ``completed=False``, nothing is pruned."""
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["end"] = "end"
+    completed: bool
+    reason: str | None = None
+
+
+ListingEvent = Annotated[LiveId | ListingEnd, Field(discriminator="kind")]

@@ -1,0 +1,1 @@
+"""Sync runs and the index backends. Imports from ``connectors`` only."""

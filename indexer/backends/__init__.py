@@ -1,0 +1,1 @@
+"""Index backends: OpenSearch (production) and the embedded SQLite file (default)."""

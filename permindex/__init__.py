@@ -1,0 +1,1 @@
+"""Composition root: configuration loading and the CLI that wires connectors, indexer, retrieval and schedules."""

@@ -1,0 +1,1 @@
+"""Permission-trimmed hybrid retrieval. Imports from ``indexer`` (and its records) only."""

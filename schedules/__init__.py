@@ -1,0 +1,1 @@
+"""Scheduled sync jobs and operator commands."""
