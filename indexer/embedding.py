@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
+import re
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
@@ -69,3 +72,56 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]
+
+
+HASHING_PREFIX = "hashing:"
+
+
+class HashingEmbedder:
+    """Feature-hashed bag of words: no model, microseconds per text, deterministic.
+
+    Selected with ``model: "hashing:<dimension>"``. For smoke runs, crash tests and machines
+    where loading a transformer is not worth it; its vectors carry lexical overlap only.
+    """
+
+    def __init__(self, dimension: int = 64) -> None:
+        if dimension < 2:
+            raise ValueError("hashing embedder needs a dimension of at least 2")
+        self._dimension = dimension
+
+    @classmethod
+    def from_model_name(cls, name: str) -> HashingEmbedder:
+        suffix = name[len(HASHING_PREFIX) :] if name.startswith(HASHING_PREFIX) else ""
+        if not suffix.isdigit():
+            raise ValueError(f"expected model {HASHING_PREFIX}<dimension>, got {name!r}")
+        return cls(int(suffix))
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        return [self._embed(text) for text in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._embed(text)
+
+    def _embed(self, text: str) -> list[float]:
+        vector = [0.0] * self._dimension
+        for token in re.findall(r"\w+", text.lower()):
+            digest = hashlib.blake2b(token.encode("utf-8"), digest_size=8).digest()
+            value = int.from_bytes(digest, "little")
+            vector[value % self._dimension] += 1.0 if (value >> 63) & 1 else -1.0
+        norm = math.sqrt(sum(x * x for x in vector))
+        if norm == 0.0:
+            # An empty text still needs a unit vector for cosine backends.
+            vector[0] = 1.0
+            return vector
+        return [x / norm for x in vector]
+
+
+def make_embedder(settings: EmbeddingSettings) -> Embedder:
+    """The embedder ``settings`` names: ``hashing:<dim>`` or a sentence-transformers model."""
+    if settings.model.startswith(HASHING_PREFIX):
+        return HashingEmbedder.from_model_name(settings.model)
+    return SentenceTransformerEmbedder(settings)
