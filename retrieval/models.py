@@ -61,6 +61,8 @@ class SearchResult(BaseModel):
     highlights: list[str] = Field(default_factory=list)
     breadcrumbs: list[str] = Field(default_factory=list)
     score: ScoreBreakdown
+    chunk_index: int | None = None
+    author: str | None = None
 
 
 class StageTrace(BaseModel):
@@ -75,3 +77,29 @@ class SearchResponse(BaseModel):
     results: list[SearchResult]
     took_ms: float
     trace: list[StageTrace] | None = None
+
+
+class DocumentChunk(BaseModel):
+    chunk_id: str
+    index: int
+    text: str
+
+
+class DocumentView(BaseModel):
+    """One whole document as a permitted caller may read it (``GET /v1/documents/{id}``)."""
+
+    doc_id: str
+    source_id: str
+    external_id: str
+    title: str
+    url: str | None
+    author: str | None = None
+    doc_type: str
+    content_type: str
+    updated_at: datetime
+    breadcrumbs: list[str] = Field(default_factory=list)
+    chunks: list[DocumentChunk]
+
+    @property
+    def text(self) -> str:
+        return "\n".join(chunk.text for chunk in self.chunks)

@@ -1,0 +1,62 @@
+"""One structured audit record per query or document fetch: who asked what, what they got."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+audit_log = logging.getLogger("permindex.audit")
+
+
+class AuditRecord(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["search", "document"]
+    query_id: str
+    at: datetime
+    service: str
+    user: str
+    query: str | None = None
+    mode: str | None = None
+    filters: dict[str, Any] = Field(default_factory=dict)
+    top_k: int | None = None
+    offset: int | None = None
+    principal_count: int
+    returned_doc_ids: list[str]
+    dropped_by_acl_check: int = 0
+    latency_ms: float
+
+
+class AuditSink(Protocol):
+    def record(self, record: AuditRecord) -> None: ...
+
+
+class LoggingAuditSink:
+    """The default: the record as one JSON line on the ``permindex.audit`` logger."""
+
+    def record(self, record: AuditRecord) -> None:
+        audit_log.info(
+            record.model_dump_json(),
+            extra={"event": "audit", "audit": record.model_dump(mode="json")},
+        )
+
+
+class JsonlAuditSink:
+    """Appends one JSON object per line; flushed per record so a crash loses at most one."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def record(self, record: AuditRecord) -> None:
+        line = json.dumps(record.model_dump(mode="json"), ensure_ascii=False)
+        with self._lock, self.path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
