@@ -1,0 +1,27 @@
+"""Limits and listening address of the HTTP service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+
+class ServiceSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    keys_file: Path = Path("permindex-keys.yaml")
+    # Requests larger than this are refused with 413 before they are parsed.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Tighter than (or equal to) what the search models accept; enforced with a 422.
+    max_top_k: int = Field(default=50, ge=1, le=100)
+    max_query_chars: int = Field(default=1000, ge=1, le=2000)
+    max_asserted_groups: int = Field(default=500, ge=0)
+    # A search that has not finished within the budget gets a 504; one that cannot even start
+    # because every worker is busy and the queue is full gets a 503 at once.
+    time_budget_s: float = Field(default=5.0, gt=0)
+    workers: int = Field(default=4, ge=1, le=64)
+    max_queued: int = Field(default=16, ge=0)
+    # /metrics needs an admin key unless this is set (for scrapers on a private network).
+    metrics_public: bool = False
+    readiness_timeout_s: float = Field(default=2.0, gt=0)
