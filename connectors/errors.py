@@ -14,3 +14,15 @@ class SourceUnavailableError(ConnectorError):
 
     The run stops without advancing its checkpoint or deleting anything.
     """
+
+
+class RetryableError(ConnectorError):
+    """A transient failure worth retrying (HTTP 429/503, timeouts).
+
+    ``retry_after`` carries the server's Retry-After in seconds when it sent one; the retry policy
+    waits at least that long before the next attempt.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

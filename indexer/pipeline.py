@@ -1,0 +1,298 @@
+"""The write side of a sync run: fingerprint, chunk, embed in batches that span documents, write.
+
+Memory stays bounded: at most ``write_batch_docs`` embedded documents wait for their write and at
+most ``embed_batch_chunks`` chunks (plus the chunks of one large document) wait for embedding.
+``flush()`` makes every queued operation durable; the runner calls it before saving a checkpoint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from connectors.documents import Acl, SourceDocument
+from indexer import metrics
+from indexer.backend import IndexBackend
+from indexer.chunking import Chunk, Chunker, ChunkingError
+from indexer.embedding import Embedder
+from indexer.fingerprints import acl_fingerprint, content_fingerprint
+from indexer.records import AclUpdate, ChunkWrite, DocumentWrite, WriteResult
+from indexer.retry import RetryPolicy
+from indexer.run_types import ProgressSink
+from indexer.settings import ChunkingSettings
+from indexer.state_store import DocumentError, RunRecord
+
+
+def short(fingerprint: str) -> bytes:
+    """128 bits of a hex fingerprint: enough to compare, a third of the memory per document."""
+    return bytes.fromhex(fingerprint[:32])
+
+
+# doc id -> (content fingerprint, ACL fingerprint), both shortened
+KnownFingerprints = dict[str, tuple[bytes, bytes]]
+
+
+def load_known(index: IndexBackend, source_id: str, retry: RetryPolicy) -> KnownFingerprints:
+    def load() -> KnownFingerprints:
+        return {
+            fp.doc_id: (short(fp.content_fingerprint), short(fp.acl_fingerprint))
+            for fp in index.iter_fingerprints(source_id)
+        }
+
+    return retry.call(load)
+
+
+class Tally:
+    """Counts, per-document errors, metrics and progress of one run, updated in one place."""
+
+    def __init__(self, record: RunRecord, progress: ProgressSink | None) -> None:
+        self.record = record
+        self.source = record.source_id
+        self.progress = progress
+        self.failed_ids: set[str] = set()
+
+    def document(self, outcome: str, chunks: int = 0) -> None:
+        counts = self.record.counts
+        setattr(counts, outcome, getattr(counts, outcome) + 1)
+        metrics.DOCUMENTS.labels(self.source, outcome).inc()
+        if chunks:
+            metrics.CHUNKS_WRITTEN.labels(self.source).inc(chunks)
+        if self.progress is not None:
+            self.progress.advanced(1, chunks)
+
+    def failure(self, doc_id: str, reason: str) -> None:
+        self.failed_ids.add(doc_id)
+        self.record.errors.append(DocumentError(doc_id=doc_id, reason=reason))
+        metrics.ERRORS.labels(self.source, "document").inc()
+        self.document("failed")
+
+    def embedded(self, chunks: int) -> None:
+        self.record.counts.chunks_embedded += chunks
+        metrics.EMBEDDINGS.labels(self.source).inc(chunks)
+
+
+@dataclass(slots=True)
+class _PendingDoc:
+    document: SourceDocument
+    content_fp: str
+    acl_fp: str
+    chunks: list[Chunk]
+    vectors: list[list[float] | None]
+    created: bool
+    missing: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.missing = len(self.chunks)
+
+
+class WritePipeline:
+    def __init__(
+        self,
+        *,
+        index: IndexBackend,
+        embedder: Embedder,
+        chunking: ChunkingSettings,
+        model_name: str,
+        known: KnownFingerprints,
+        tally: Tally,
+        retry: RetryPolicy,
+        write_batch_docs: int,
+        embed_batch_chunks: int,
+        tick: Callable[[], None],
+    ) -> None:
+        if write_batch_docs < 1 or embed_batch_chunks < 1:
+            raise ValueError("write_batch_docs and embed_batch_chunks must be at least 1")
+        self._index = index
+        self._embedder = embedder
+        self._chunker = Chunker(chunking)
+        self._chunking = chunking
+        self._model_name = model_name
+        self.known = known
+        self._tally = tally
+        self._retry = retry
+        self._write_batch = write_batch_docs
+        self._embed_batch = embed_batch_chunks
+        self._tick = tick
+        self._docs: list[_PendingDoc] = []  # in arrival order; embedding completes in order
+        self._embed_queue: list[tuple[_PendingDoc, int]] = []
+        self._acl_updates: list[AclUpdate] = []
+        self._deletes: list[str] = []
+        self._pending_ids: set[str] = set()
+
+    # -- events ---------------------------------------------------------------------------
+
+    def upsert(self, document: SourceDocument) -> None:
+        doc_id = document.doc_id
+        self._settle(doc_id)
+        content_fp = content_fingerprint(document, self._chunking, self._model_name)
+        acl_fp = acl_fingerprint(document.acl)
+        known = self.known.get(doc_id)
+        if known is not None and known[0] == short(content_fp):
+            if known[1] == short(acl_fp):
+                self._tally.document("unchanged")
+            else:
+                self._queue_acl(doc_id, document.acl, acl_fp)
+            return
+        try:
+            chunks = self._chunker.chunk(document)
+        except ChunkingError as exc:
+            if known is not None and known[1] != short(acl_fp):
+                # The old text stays searchable until the document is fixed, but never under
+                # an ACL the source has since narrowed: apply the new ACL anyway.
+                self._queue_acl(doc_id, document.acl, acl_fp)
+            self._tally.failure(doc_id, str(exc))
+            return
+        pending = _PendingDoc(
+            document=document,
+            content_fp=content_fp,
+            acl_fp=acl_fp,
+            chunks=chunks,
+            vectors=[None] * len(chunks),
+            created=known is None,
+        )
+        self._docs.append(pending)
+        self._embed_queue.extend((pending, i) for i in range(len(chunks)))
+        self._pending_ids.add(doc_id)
+        self._embed(force=False)
+        self._write(force=False)
+
+    def delete(self, doc_id: str) -> None:
+        self._settle(doc_id)
+        if self.known.pop(doc_id, None) is None:
+            return  # never indexed (or already gone): nothing to do, nothing to count
+        self._deletes.append(doc_id)
+        self._pending_ids.add(doc_id)
+        self._tally.document("deleted")
+        if len(self._deletes) >= self._write_batch:
+            self._flush_deletes()
+
+    def permissions(self, doc_id: str, acl: Acl) -> None:
+        self._settle(doc_id)
+        known = self.known.get(doc_id)
+        if known is None:
+            return  # not in the index (never indexed, or failed): nothing to protect
+        acl_fp = acl_fingerprint(acl)
+        if known[1] == short(acl_fp):
+            self._tally.document("unchanged")
+            return
+        self._queue_acl(doc_id, acl, acl_fp)
+
+    def failed(self, doc_id: str, reason: str) -> None:
+        self._tally.failure(doc_id, reason)
+
+    def flush(self) -> None:
+        """Embed and write everything queued; on return all of it is durable."""
+        self._embed(force=True)
+        self._write(force=True)
+        self._flush_acls()
+        self._flush_deletes()
+        self._pending_ids.clear()
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _settle(self, doc_id: str) -> None:
+        # A second operation on a document still in flight: make the first durable so the two
+        # land in the order the source emitted them.
+        if doc_id in self._pending_ids:
+            self.flush()
+
+    def _queue_acl(self, doc_id: str, acl: Acl, acl_fp: str) -> None:
+        self._acl_updates.append(AclUpdate(doc_id=doc_id, acl=acl, acl_fingerprint=acl_fp))
+        self._pending_ids.add(doc_id)
+        if len(self._acl_updates) >= self._write_batch:
+            self._flush_acls()
+
+    def _embed(self, *, force: bool) -> None:
+        while len(self._embed_queue) >= self._embed_batch or (force and self._embed_queue):
+            batch = self._embed_queue[: self._embed_batch]
+            del self._embed_queue[: self._embed_batch]
+            texts = [pending.chunks[i].embed_text for pending, i in batch]
+            started = time.perf_counter()
+            vectors = self._retry.call(self._embedder.embed_documents, texts)
+            metrics.EMBED_BATCH_SECONDS.observe(time.perf_counter() - started)
+            if len(vectors) != len(texts):
+                raise RuntimeError(
+                    f"embedder returned {len(vectors)} vectors for {len(texts)} texts"
+                )
+            for (pending, i), vector in zip(batch, vectors, strict=True):
+                pending.vectors[i] = vector
+                pending.missing -= 1
+            self._tally.embedded(len(texts))
+            self._tick()
+
+    def _write(self, *, force: bool) -> None:
+        ready = 0
+        while ready < len(self._docs) and self._docs[ready].missing == 0:
+            ready += 1
+        while ready >= self._write_batch or (force and ready):
+            take = min(ready, self._write_batch)
+            batch = self._docs[:take]
+            del self._docs[:take]
+            ready -= take
+            self._write_batch_now(batch)
+
+    def _write_batch_now(self, batch: list[_PendingDoc]) -> None:
+        writes = [_document_write(p) for p in batch]
+        result: WriteResult = self._retry.call(self._index.write_documents, writes)
+        failed = {f.doc_id: f.reason for f in result.failed}
+        for pending in batch:
+            doc_id = pending.document.doc_id
+            if doc_id in failed:
+                self._tally.failure(doc_id, f"index rejected the document: {failed[doc_id]}")
+                continue
+            self.known[doc_id] = (short(pending.content_fp), short(pending.acl_fp))
+            self._tally.document("created" if pending.created else "updated", len(pending.chunks))
+        self._tick()
+
+    def _flush_acls(self) -> None:
+        if not self._acl_updates:
+            return
+        updates, self._acl_updates = self._acl_updates, []
+        result: WriteResult = self._retry.call(self._index.replace_acls, updates)
+        failed = {f.doc_id: f.reason for f in result.failed}
+        for update in updates:
+            if update.doc_id in failed:
+                self._tally.failure(
+                    update.doc_id, f"index rejected the ACL update: {failed[update.doc_id]}"
+                )
+                continue
+            known = self.known.get(update.doc_id)
+            if known is not None:
+                self.known[update.doc_id] = (known[0], short(update.acl_fingerprint))
+            if update.doc_id not in self._tally.failed_ids:
+                self._tally.document("acl_updated")
+        self._tick()
+
+    def _flush_deletes(self) -> None:
+        if not self._deletes:
+            return
+        doc_ids, self._deletes = self._deletes, []
+        self._retry.call(self._index.delete_documents, doc_ids)
+        self._tick()
+
+
+def _document_write(pending: _PendingDoc) -> DocumentWrite:
+    doc = pending.document
+    chunks = []
+    for chunk, vector in zip(pending.chunks, pending.vectors, strict=True):
+        assert vector is not None  # guaranteed by missing == 0
+        chunks.append(ChunkWrite(index=chunk.index, text=chunk.text, vector=vector))
+    return DocumentWrite(
+        doc_id=doc.doc_id,
+        source_id=doc.source_id,
+        external_id=doc.external_id,
+        title=doc.title,
+        url=doc.url,
+        author=doc.author,
+        doc_type=doc.doc_type,
+        content_type=doc.content_type,
+        created_at=doc.created_at,
+        updated_at=doc.updated_at,
+        breadcrumbs=doc.breadcrumbs,
+        metadata=doc.metadata,
+        acl=doc.acl,
+        content_fingerprint=pending.content_fp,
+        acl_fingerprint=pending.acl_fp,
+        chunks=chunks,
+    )
