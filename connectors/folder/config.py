@@ -1,0 +1,27 @@
+"""Configuration of one folder source, as the composition root reads it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connectors.documents import SourceId
+from connectors.folder.sidecar import DocType
+
+
+class FolderSourceConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["folder"] = "folder"
+    id: SourceId
+    path: Path
+    # The organisation every ``org`` in the sidecars stands for.
+    tenant: str = Field(pattern=r"^\S+$")
+    doc_type: DocType = "file"
+    # Documents link to ``<base_url>/<relative path>`` when set, to ``file://`` URLs otherwise.
+    base_url: str | None = None
+    max_file_bytes: int = Field(default=20_000_000, ge=1)
+    # Emit an intermediate checkpoint every N files (0: only at the end of a run).
+    checkpoint_every: int = Field(default=5000, ge=0)
