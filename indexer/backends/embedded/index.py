@@ -1,0 +1,403 @@
+"""The embedded index backend: FTS5 BM25 and exact vector search in one SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from indexer.backend import IndexUnavailableError
+from indexer.backends.embedded.database import Database
+from indexer.backends.embedded.fts_query import fts_match_expression
+from indexer.backends.embedded.rows import (
+    HIT_COLUMNS,
+    bump_generation,
+    hit_from_row,
+    permitted_documents_clause,
+    timestamp,
+    to_json,
+)
+from indexer.backends.embedded.schema import current_version, upgrade
+from indexer.backends.embedded.vectors import VectorCache, normalise, to_blob, top_k
+from indexer.records import (
+    AclUpdate,
+    DocFingerprint,
+    DocumentWrite,
+    Hit,
+    IndexStats,
+    SearchFilters,
+    SourceStats,
+    WriteFailure,
+    WriteResult,
+)
+
+# bm25() column weights (title, body): a query term in the title counts double.
+TITLE_WEIGHT = 2.0
+BODY_WEIGHT = 1.0
+SNIPPET_TOKENS = 24
+FINGERPRINT_PAGE = 500
+_NO_FILTERS = SearchFilters()
+
+
+class EmbeddedIndex:
+    name = "embedded"
+
+    def __init__(self, db: Database, dimension: int) -> None:
+        self.db = db
+        self.dimension = dimension
+        self._vectors = VectorCache(dimension)
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        with self._guard(), self.db.write() as conn:
+            upgrade(conn, self.dimension)
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write_documents(self, writes: Sequence[DocumentWrite]) -> WriteResult:
+        result = WriteResult()
+        if not writes:
+            return result
+        indexed_at = datetime.now(UTC).isoformat()
+        with self._guard(), self.db.write() as conn:
+            for write in writes:
+                try:
+                    blobs = [to_blob(chunk.vector, self.dimension) for chunk in write.chunks]
+                except ValueError as exc:
+                    result.failed.append(WriteFailure(doc_id=write.doc_id, reason=str(exc)))
+                    continue
+                # A savepoint per document: a bad document is undone alone, the batch commits.
+                conn.execute("SAVEPOINT document")
+                try:
+                    self._replace_document(conn, write, blobs, indexed_at)
+                except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError) as exc:
+                    conn.execute("ROLLBACK TO document")
+                    conn.execute("RELEASE document")
+                    result.failed.append(WriteFailure(doc_id=write.doc_id, reason=str(exc)))
+                else:
+                    conn.execute("RELEASE document")
+                    result.written.append(write.doc_id)
+            if result.written:
+                bump_generation(conn)
+        return result
+
+    def _replace_document(
+        self,
+        conn: sqlite3.Connection,
+        write: DocumentWrite,
+        blobs: list[bytes],
+        indexed_at: str,
+    ) -> None:
+        values = (
+            write.source_id,
+            write.external_id,
+            write.title,
+            write.url,
+            write.author,
+            write.doc_type,
+            write.content_type,
+            write.created_at.isoformat() if write.created_at else None,
+            write.updated_at.isoformat(),
+            timestamp(write.updated_at),
+            to_json(list(write.breadcrumbs)),
+            to_json(write.metadata),
+            to_json(sorted(write.acl)),
+            write.content_fingerprint,
+            write.acl_fingerprint,
+            indexed_at,
+        )
+        row = conn.execute(
+            "SELECT doc_rowid FROM documents WHERE doc_id = ?", (write.doc_id,)
+        ).fetchone()
+        if row is None:
+            cursor = conn.execute(
+                "INSERT INTO documents (source_id, external_id, title, url, author, doc_type,"
+                " content_type, created_at, updated_at, updated_ts, breadcrumbs, metadata, acl,"
+                " content_fingerprint, acl_fingerprint, indexed_at, doc_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, write.doc_id),
+            )
+            doc_rowid = cursor.lastrowid
+        else:
+            doc_rowid = row[0]
+            conn.execute(
+                "UPDATE documents SET source_id = ?, external_id = ?, title = ?, url = ?,"
+                " author = ?, doc_type = ?, content_type = ?, created_at = ?, updated_at = ?,"
+                " updated_ts = ?, breadcrumbs = ?, metadata = ?, acl = ?,"
+                " content_fingerprint = ?, acl_fingerprint = ?, indexed_at = ?"
+                " WHERE doc_rowid = ?",
+                (*values, doc_rowid),
+            )
+            self._delete_chunks(conn, [doc_rowid])
+            conn.execute("DELETE FROM doc_principals WHERE doc_rowid = ?", (doc_rowid,))
+        conn.executemany(
+            "INSERT INTO doc_principals (principal, doc_rowid) VALUES (?, ?)",
+            [(principal, doc_rowid) for principal in sorted(write.acl)],
+        )
+        for chunk, blob in zip(write.chunks, blobs, strict=True):
+            cursor = conn.execute(
+                "INSERT INTO chunks (doc_rowid, chunk_index, vector) VALUES (?, ?, ?)",
+                (doc_rowid, chunk.index, blob),
+            )
+            conn.execute(
+                "INSERT INTO chunk_text (rowid, title, body) VALUES (?, ?, ?)",
+                (cursor.lastrowid, write.title, chunk.text),
+            )
+
+    @staticmethod
+    def _delete_chunks(conn: sqlite3.Connection, doc_rowids: list[int]) -> None:
+        ids = to_json(doc_rowids)
+        conn.execute(
+            "DELETE FROM chunk_text WHERE rowid IN (SELECT chunk_rowid FROM chunks"
+            " WHERE doc_rowid IN (SELECT value FROM json_each(?)))",
+            (ids,),
+        )
+        conn.execute(
+            "DELETE FROM chunks WHERE doc_rowid IN (SELECT value FROM json_each(?))", (ids,)
+        )
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> None:
+        if not doc_ids:
+            return
+        with self._guard(), self.db.write() as conn:
+            doc_rowids = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT doc_rowid FROM documents"
+                    " WHERE doc_id IN (SELECT value FROM json_each(?))",
+                    (to_json(list(doc_ids)),),
+                )
+            ]
+            if not doc_rowids:
+                return
+            self._delete_chunks(conn, doc_rowids)
+            # doc_principals rows go with their document (ON DELETE CASCADE).
+            conn.execute(
+                "DELETE FROM documents WHERE doc_rowid IN (SELECT value FROM json_each(?))",
+                (to_json(doc_rowids),),
+            )
+            bump_generation(conn)
+
+    def replace_acls(self, updates: Sequence[AclUpdate]) -> WriteResult:
+        result = WriteResult()
+        if not updates:
+            return result
+        indexed_at = datetime.now(UTC).isoformat()
+        with self._guard(), self.db.write() as conn:
+            for update in updates:
+                row = conn.execute(
+                    "SELECT doc_rowid FROM documents WHERE doc_id = ?", (update.doc_id,)
+                ).fetchone()
+                if row is None:
+                    result.failed.append(
+                        WriteFailure(doc_id=update.doc_id, reason="document is not in the index")
+                    )
+                    continue
+                conn.execute(
+                    "UPDATE documents SET acl = ?, acl_fingerprint = ?, indexed_at = ?"
+                    " WHERE doc_rowid = ?",
+                    (to_json(sorted(update.acl)), update.acl_fingerprint, indexed_at, row[0]),
+                )
+                conn.execute("DELETE FROM doc_principals WHERE doc_rowid = ?", (row[0],))
+                conn.executemany(
+                    "INSERT INTO doc_principals (principal, doc_rowid) VALUES (?, ?)",
+                    [(principal, row[0]) for principal in sorted(update.acl)],
+                )
+                result.written.append(update.doc_id)
+        return result
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def iter_fingerprints(self, source_id: str) -> Iterator[DocFingerprint]:
+        # Keyset pages in short read transactions: bounded memory, and the caller may write
+        # between pages without holding a snapshot open for the whole stream.
+        after = ""
+        while True:
+            with self._guard(), self.db.read() as conn:
+                rows = conn.execute(
+                    "SELECT doc_id, external_id, content_fingerprint, acl_fingerprint, indexed_at"
+                    " FROM documents WHERE source_id = ? AND doc_id > ? ORDER BY doc_id LIMIT ?",
+                    (source_id, after, FINGERPRINT_PAGE),
+                ).fetchall()
+            for row in rows:
+                yield DocFingerprint(
+                    doc_id=row[0],
+                    external_id=row[1],
+                    content_fingerprint=row[2],
+                    acl_fingerprint=row[3],
+                    indexed_at=datetime.fromisoformat(row[4]),
+                )
+            if len(rows) < FINGERPRINT_PAGE:
+                return
+            after = rows[-1][0]
+
+    def keyword_search(
+        self, query: str, principals: frozenset[str], filters: SearchFilters, k: int
+    ) -> list[Hit]:
+        expression = fts_match_expression(query)
+        if expression is None or not principals or k <= 0:
+            return []
+        clause, params = permitted_documents_clause(principals, filters)
+        sql = f"""
+            SELECT {HIT_COLUMNS},
+                   bm25(chunk_text, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS rank,
+                   snippet(chunk_text, 1, '<em>', '</em>', '…', {SNIPPET_TOKENS}),
+                   highlight(chunk_text, 0, '<em>', '</em>')
+            FROM chunk_text t
+            JOIN chunks c ON c.chunk_rowid = t.rowid
+            JOIN documents d ON d.doc_rowid = c.doc_rowid
+            WHERE chunk_text MATCH ? AND {clause}
+            ORDER BY rank
+            LIMIT ?
+        """
+        with self._guard(), self.db.read() as conn:
+            rows = conn.execute(sql, (expression, *params, k)).fetchall()
+        hits = []
+        for row in rows:
+            body_snippet, title_marked = row[-2], row[-1]
+            highlights = [body_snippet] if "<em>" in body_snippet else []
+            if not highlights and "<em>" in title_marked:
+                highlights = [title_marked]
+            hits.append(hit_from_row(row, score=-float(row[-3]), highlights=highlights))
+        return hits
+
+    def vector_search(
+        self, vector: Sequence[float], principals: frozenset[str], filters: SearchFilters, k: int
+    ) -> list[Hit]:
+        query = self._query_vector(vector)
+        if not principals or k <= 0:
+            return []
+        with self._guard(), self.db.read() as conn:
+            snapshot = self._vectors.snapshot(conn)
+            permitted = self._permitted_doc_rowids(conn, principals, filters)
+            best = top_k(snapshot, permitted, query, k)
+            return self._hits_for_chunks(conn, best, principals, filters)
+
+    def hybrid_candidates(
+        self,
+        query: str,
+        vector: Sequence[float],
+        principals: frozenset[str],
+        filters: SearchFilters,
+        k: int,
+    ) -> tuple[list[Hit], list[Hit]]:
+        # One read snapshot for both legs, so they rank the same state of the index.
+        with self._guard(), self.db.read():
+            return (
+                self.keyword_search(query, principals, filters, k),
+                self.vector_search(vector, principals, filters, k),
+            )
+
+    def get_document_chunks(self, doc_id: str, principals: frozenset[str]) -> list[Hit]:
+        if not principals:
+            return []
+        clause, params = permitted_documents_clause(principals, _NO_FILTERS)
+        sql = f"""
+            SELECT {HIT_COLUMNS}
+            FROM documents d
+            JOIN chunks c ON c.doc_rowid = d.doc_rowid
+            JOIN chunk_text t ON t.rowid = c.chunk_rowid
+            WHERE d.doc_id = ? AND {clause}
+            ORDER BY c.chunk_index
+        """
+        with self._guard(), self.db.read() as conn:
+            rows = conn.execute(sql, (doc_id, *params)).fetchall()
+        return [hit_from_row(row, score=0.0, highlights=[]) for row in rows]
+
+    def stats(self) -> IndexStats:
+        with self._guard(), self.db.read() as conn:
+            version = current_version(conn)
+            per_source = conn.execute(
+                "SELECT d.source_id, count(DISTINCT d.doc_rowid), count(c.chunk_rowid)"
+                " FROM documents d LEFT JOIN chunks c ON c.doc_rowid = d.doc_rowid"
+                " GROUP BY d.source_id"
+            ).fetchall()
+        sources = {row[0]: SourceStats(documents=row[1], chunks=row[2]) for row in per_source}
+        return IndexStats(
+            backend=self.name,
+            schema_version=version,
+            documents=sum(s.documents for s in sources.values()),
+            chunks=sum(s.chunks for s in sources.values()),
+            sources=sources,
+            size_bytes=self._size_bytes(),
+        )
+
+    def refresh(self) -> None:
+        """Nothing to do: a committed write is visible to the next read."""
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _query_vector(self, vector: Sequence[float]) -> npt.NDArray[np.float32]:
+        array = np.asarray(vector, dtype=np.float32)
+        if array.shape != (self.dimension,):
+            raise ValueError(
+                f"query vector has {array.size} dimensions, the index expects {self.dimension}"
+            )
+        if not np.all(np.isfinite(array)):
+            raise ValueError("query vector contains NaN or infinite values")
+        return normalise(array)
+
+    @staticmethod
+    def _permitted_doc_rowids(
+        conn: sqlite3.Connection, principals: frozenset[str], filters: SearchFilters
+    ) -> npt.NDArray[np.int64]:
+        clause, params = permitted_documents_clause(principals, filters)
+        cursor = conn.execute(f"SELECT d.doc_rowid FROM documents d WHERE {clause}", params)
+        return np.fromiter((row[0] for row in cursor), dtype=np.int64)
+
+    @staticmethod
+    def _hits_for_chunks(
+        conn: sqlite3.Connection,
+        ranked: list[tuple[int, float]],
+        principals: frozenset[str],
+        filters: SearchFilters,
+    ) -> list[Hit]:
+        if not ranked:
+            return []
+        # The ACL condition again, on the rows read back: the matrix may predate an ACL change
+        # that committed after it was loaded.
+        clause, params = permitted_documents_clause(principals, filters)
+        sql = f"""
+            SELECT {HIT_COLUMNS}, c.chunk_rowid
+            FROM chunks c
+            JOIN chunk_text t ON t.rowid = c.chunk_rowid
+            JOIN documents d ON d.doc_rowid = c.doc_rowid
+            WHERE c.chunk_rowid IN (SELECT value FROM json_each(?)) AND {clause}
+        """
+        ids = json.dumps([rowid for rowid, _ in ranked])
+        rows: dict[int, Any] = {row[-1]: row for row in conn.execute(sql, (ids, *params))}
+        return [
+            hit_from_row(rows[rowid], score=score, highlights=[])
+            for rowid, score in ranked
+            if rowid in rows
+        ]
+
+    def _size_bytes(self) -> int:
+        total = 0
+        for suffix in ("", "-wal"):
+            with suppress(OSError):
+                total += os.path.getsize(f"{self.db.path}{suffix}")
+        return total
+
+    @contextmanager
+    def _guard(self) -> Iterator[None]:
+        """A SQLite failure (locked, corrupt, disk full) is a systemic failure of the index."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            raise IndexUnavailableError(f"embedded index {self.db.path}: {exc}") from exc
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise
+            raise IndexUnavailableError(f"embedded index {self.db.path}: {exc}") from exc
