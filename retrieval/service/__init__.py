@@ -1,16 +1,7 @@
-"""The HTTP service (FastAPI): search and documents on behalf of users, for API-keyed services."""
+"""The HTTP service (FastAPI): search and documents on behalf of users, for API-keyed services.
 
-from retrieval.service.app import SearchBackend, create_app
-from retrieval.service.keys import ApiKeyRecord, ApiKeyStore, Capability, create_key, revoke_key
-from retrieval.service.settings import ServiceSettings
-
-__all__ = [
-    "ApiKeyRecord",
-    "ApiKeyStore",
-    "Capability",
-    "SearchBackend",
-    "ServiceSettings",
-    "create_app",
-    "create_key",
-    "revoke_key",
-]
+``retrieval.service.app.create_app`` builds the app from injected parts; ``.keys`` holds the
+hashed API keys; ``.server`` opens everything from settings and runs uvicorn; ``.cli`` wires the
+``permindex serve`` and ``permindex keys`` commands. Nothing is imported here so that the CLI
+starts without loading FastAPI.
+"""

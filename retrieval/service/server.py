@@ -1,0 +1,84 @@
+"""Open a service from explicit settings and run it under uvicorn (``permindex serve``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+from indexer.backends import Stores, open_stores
+from indexer.embedding import make_embedder
+from indexer.settings import EmbeddingSettings, IndexSettings
+from retrieval.audit import AuditSink
+from retrieval.identity import IdentityResolver
+from retrieval.searcher import Searcher
+from retrieval.service.app import create_app
+from retrieval.service.keys import ApiKeyStore
+from retrieval.service.settings import ServiceSettings
+from retrieval.settings import RetrievalSettings
+
+log = logging.getLogger(__name__)
+
+
+class NoApiKeysError(Exception):
+    """The keys file holds no active key: every request would be refused."""
+
+
+@dataclass
+class OpenService:
+    app: FastAPI
+    stores: Stores
+    searcher: Searcher
+
+    def close(self) -> None:
+        self.stores.close()
+
+
+def open_service(
+    *,
+    index: IndexSettings,
+    embedding: EmbeddingSettings,
+    retrieval: RetrievalSettings,
+    service: ServiceSettings,
+    audit: AuditSink | None = None,
+) -> OpenService:
+    keys = ApiKeyStore.from_file(service.keys_file)
+    if len(keys) == 0:
+        raise NoApiKeysError(
+            f"no active API key in {service.keys_file}: create one with "
+            "`permindex keys create NAME --capability search`"
+        )
+    embedder = make_embedder(embedding)
+    # Load the model before the first request, or that request would pay for it (and time out).
+    embedder.embed_query("warm up")
+    stores = open_stores(index, embedder.dimension)
+    try:
+        stores.index.ensure_schema()
+        searcher = Searcher(stores.index, embedder, retrieval, audit=audit)
+        resolver = IdentityResolver(stores.directory, retrieval.tenant)
+        app = create_app(searcher, resolver, keys, service)
+    except BaseException:
+        stores.close()
+        raise
+    return OpenService(app=app, stores=stores, searcher=searcher)
+
+
+def run(opened: OpenService, service: ServiceSettings) -> None:
+    """Serve until interrupted (SIGINT/SIGTERM are handled by uvicorn), then close the stores."""
+    if service.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning(
+            "listening on %s without TLS: put a TLS-terminating proxy in front", service.host
+        )
+    try:
+        uvicorn.run(
+            opened.app,
+            host=service.host,
+            port=service.port,
+            log_level="info",
+            # Requests are small; keep-alive clients are the services calling us.
+            timeout_keep_alive=30,
+        )
+    finally:
+        opened.close()
