@@ -1,1 +1,1 @@
-"""Composition root: configuration loading and the CLI that wires connectors, indexer, retrieval and schedules."""
+"""Composition root: configuration and the CLI wiring connectors, indexer, retrieval, schedules."""

@@ -1,18 +1,285 @@
-"""The ``permindex`` command line."""
+"""The ``permindex`` command line: wiring only; the operations live in ``schedules.commands``."""
 
 from __future__ import annotations
 
+import json
+import signal
+from datetime import timedelta
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, NoReturn
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from indexer.run_types import RunType
+from indexer.state_store import LeaseHeldError, RunRecord
+from permindex.config import ConfigError, PermindexConfig, load_config
+from retrieval.service import cli as service_cli
+
+if TYPE_CHECKING:
+    from permindex.progress import RichProgressSink
+    from schedules import commands
 
 app = typer.Typer(
     help="permindex: permission-aware hybrid search over your enterprise sources.",
     no_args_is_help=True,
+    pretty_exceptions_enable=False,
 )
+
+out = Console()
+err = Console(stderr=True)
+
+# Exit codes an operator's scripts can rely on.
+EXIT_RUN_FAILED = 1
+EXIT_BAD_CONFIG = 2
+EXIT_LEASE_HELD = 3
+
+
+class _State:
+    config_path: Path | None = None
+
+
+_state = _State()
 
 
 @app.callback()
-def main() -> None:
+def main(
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        help="YAML configuration (default: $PERMINDEX_CONFIG, else ./permindex.yaml if present).",
+        dir_okay=False,
+    ),
+) -> None:
     """permindex command line."""
+    _state.config_path = config
+
+
+def fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def get_config() -> PermindexConfig:
+    try:
+        return load_config(_state.config_path)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_BAD_CONFIG)
+
+
+def _serve_metrics(port: int | None) -> None:
+    if port is None:
+        return
+    from prometheus_client import start_http_server
+
+    # Importing the metrics module registers the counters, so a scrape sees them even at zero.
+    import indexer.metrics  # noqa: F401
+
+    start_http_server(port, addr="127.0.0.1")
+    err.print(f"metrics on http://127.0.0.1:{port}/metrics")
+
+
+def _sigterm_as_interrupt() -> None:
+    # SIGTERM (systemd, docker stop) ends a run the same way Ctrl-C does.
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _run_summary(record: RunRecord) -> Table:
+    table = Table(title=f"{record.run_type} run of {record.source_id}: {record.status}")
+    table.add_column("created", justify="right")
+    table.add_column("updated", justify="right")
+    table.add_column("unchanged", justify="right")
+    table.add_column("acl updated", justify="right")
+    table.add_column("deleted", justify="right")
+    table.add_column("failed", justify="right")
+    table.add_column("chunks embedded", justify="right")
+    c = record.counts
+    table.add_row(
+        *(
+            str(v)
+            for v in (
+                c.created,
+                c.updated,
+                c.unchanged,
+                c.acl_updated,
+                c.deleted,
+                c.failed,
+                c.chunks_embedded,
+            )
+        )
+    )
+    return table
+
+
+def _report(record: RunRecord) -> None:
+    out.print(_run_summary(record))
+    for error in record.errors[:10]:
+        err.print(f"  [yellow]skipped[/] {error.doc_id}: {error.reason}", highlight=False)
+    if len(record.errors) > 10:
+        err.print(f"  ... and {len(record.errors) - 10} more (see `permindex status`)")
+    if record.message:
+        style = "red" if record.status != "succeeded" else "yellow"
+        err.print(f"[{style}]{record.message}[/]", highlight=False)
+    if record.status != "succeeded":
+        raise typer.Exit(EXIT_RUN_FAILED)
+
+
+def _run(source: str, run_type: RunType, *, resync: bool, quiet: bool) -> None:
+    from permindex.progress import RichProgressSink
+    from schedules import commands
+
+    config = get_config()
+    try:
+        config.source(source)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_BAD_CONFIG)
+    _sigterm_as_interrupt()
+
+    def operate(runtime: commands.Runtime, sink: RichProgressSink | None) -> RunRecord:
+        if resync:
+            return commands.resync(runtime, source, progress=sink)
+        return commands.sync(runtime, source, run_type, progress=sink)
+
+    with commands.open_runtime(config) as runtime:
+        try:
+            if quiet:
+                record = operate(runtime, None)
+            else:
+                with RichProgressSink(err, source_id=source) as sink:
+                    record = operate(runtime, sink)
+        except LeaseHeldError as exc:
+            fail(
+                f"another run of {source!r} is in progress ({exc}); try again when it ends",
+                EXIT_LEASE_HELD,
+            )
+        except KeyboardInterrupt:
+            fail("interrupted: the checkpoint stays where the last durable write left it", 130)
+    _report(record)
+
+
+@app.command()
+def sync(
+    source: str = typer.Argument(..., help="Source id from the configuration."),
+    full: bool = typer.Option(False, "--full", help="Read everything, then prune what is gone."),
+    permissions: bool = typer.Option(False, "--permissions", help="Refresh ACLs only."),
+    groups: bool = typer.Option(False, "--groups", help="Sync group memberships and identities."),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", help="Expose Prometheus metrics on this port while running."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Run one sync of SOURCE (incremental unless a flag says otherwise)."""
+    chosen = [
+        t
+        for t, on in (
+            (RunType.full, full),
+            (RunType.permissions, permissions),
+            (RunType.groups, groups),
+        )
+        if on
+    ]
+    if len(chosen) > 1:
+        fail("choose at most one of --full, --permissions, --groups", EXIT_BAD_CONFIG)
+    _serve_metrics(metrics_port)
+    _run(source, chosen[0] if chosen else RunType.incremental, resync=False, quiet=quiet)
+
+
+@app.command()
+def resync(
+    source: str = typer.Argument(..., help="Source id from the configuration."),
+    metrics_port: int | None = typer.Option(None, "--metrics-port"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Forget SOURCE's checkpoint and run a full sync."""
+    _serve_metrics(metrics_port)
+    _run(source, RunType.full, resync=True, quiet=quiet)
+
+
+def _lag(seconds: float | None) -> str:
+    if seconds is None:
+        return "never succeeded"
+    return str(timedelta(seconds=round(seconds)))
+
+
+@app.command()
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Last runs per source, lag since the last successful run, errors."""
+    from schedules import commands
+
+    config = get_config()
+    with commands.open_runtime(config) as runtime:
+        report = commands.status(runtime)
+    if as_json:
+        typer.echo(json.dumps(report.model_dump(mode="json"), indent=2))
+        return
+    table = Table(title=f"permindex status ({report.backend} index)")
+    table.add_column("source", no_wrap=True)
+    table.add_column("last run", no_wrap=True)
+    table.add_column("lag", no_wrap=True)
+    table.add_column("docs/chunks", justify="right", no_wrap=True)
+    table.add_column("failed runs / doc errors", justify="right")
+    for entry in report.sources:
+        last = entry.last_run
+        if last is None:
+            last_desc = "-"
+        else:
+            style = {"succeeded": "green", "failed": "red"}.get(last.status, "yellow")
+            last_desc = f"{last.run_type} [{style}]{last.status}[/] {last.started_at:%m-%d %H:%M}"
+        table.add_row(
+            entry.source_id + ("" if entry.configured else " (not configured)"),
+            last_desc,
+            _lag(entry.lag_seconds),
+            f"{_count(entry.documents)}/{_count(entry.chunks)}",
+            f"{entry.failed_runs} / {entry.document_errors}",
+        )
+    out.print(table)
+    for entry in report.sources:
+        if entry.top_errors:
+            runs = entry.runs_considered
+            out.print(f"[bold]top errors of {entry.source_id}[/] (last {runs} runs)")
+            for error in entry.top_errors:
+                out.print(f"  {error.count}x {error.reason}", highlight=False, markup=False)
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+@app.command()
+def schedule(
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", help="Expose Prometheus metrics on this port."
+    ),
+) -> None:
+    """Run every source's sync jobs at their configured intervals until interrupted."""
+    from indexer.logging import configure_json_logging
+    from schedules import commands
+    from schedules.jobs import SyncScheduler
+
+    config = get_config()
+    if not config.sources:
+        fail("no sources configured: nothing to schedule", EXIT_BAD_CONFIG)
+    configure_json_logging()
+    _serve_metrics(metrics_port)
+    _sigterm_as_interrupt()
+    with commands.open_runtime(config) as runtime:
+        scheduler = SyncScheduler(runtime)
+        for source_id, run_type, interval in scheduler.jobs:
+            err.print(f"scheduled {run_type.value} sync of {source_id} every {interval}")
+        scheduler.run_forever()
+
+
+# Commands that other packages contribute: one registration line each, e.g.
+#   app.command("serve")(retrieval.service.cli.serve)
+service_cli.register(app, get_config)  # `permindex serve`, `permindex keys ...`
 
 
 if __name__ == "__main__":

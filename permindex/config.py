@@ -1,0 +1,216 @@
+"""The whole deployment's configuration: one YAML file, overridable by environment variables.
+
+Where the file comes from, first match wins: ``--config PATH``, ``$PERMINDEX_CONFIG``,
+``./permindex.yaml`` if present, otherwise built-in defaults (embedded index, no sources).
+Environment variables override the file: ``PERMINDEX_TENANT=acme``,
+``PERMINDEX_INDEX__OPENSEARCH__URL=http://host:9200`` (prefix ``PERMINDEX_``, nested ``__``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from connectors.folder import FolderSourceConfig
+from indexer.settings import ChunkingSettings, EmbeddingSettings, IndexSettings
+
+CONFIG_ENV = "PERMINDEX_CONFIG"
+DEFAULT_CONFIG_FILE = Path("permindex.yaml")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file and the offending field."""
+
+
+# One member per connector type, each with a ``type`` literal; when a second type lands this
+# becomes ``Annotated[FolderSourceConfig | ConfluenceSourceConfig, Field(discriminator="type")]``.
+SourceConfig = FolderSourceConfig
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _parse_duration(value: Any) -> Any:
+    """Accept ``30s``, ``15m``, ``6h``, ``1d`` besides what pydantic takes (seconds, ISO 8601)."""
+    if isinstance(value, str):
+        match = _DURATION_RE.match(value)
+        if match:
+            return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    return value
+
+
+Interval = Annotated[timedelta, BeforeValidator(_parse_duration)]
+
+
+class SourceSchedule(BaseModel):
+    """How often each run type of one source runs under ``permindex schedule``; None = never."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    incremental: Interval | None = timedelta(minutes=15)
+    full: Interval | None = timedelta(days=1)
+    permissions: Interval | None = timedelta(hours=1)
+    groups: Interval | None = timedelta(hours=6)
+
+    @model_validator(mode="after")
+    def _positive(self) -> SourceSchedule:
+        for name in ("incremental", "full", "permissions", "groups"):
+            value: timedelta | None = getattr(self, name)
+            if value is not None and value <= timedelta(0):
+                raise ValueError(f"{name} interval must be positive, got {value}")
+        return self
+
+
+class ScheduleSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    default: SourceSchedule = Field(default_factory=SourceSchedule)
+    # Per source id; run types missing here fall back to ``default``.
+    sources: dict[str, SourceSchedule] = Field(default_factory=dict)
+
+    def for_source(self, source_id: str) -> SourceSchedule:
+        override = self.sources.get(source_id)
+        if override is None:
+            return self.default
+        merged = self.default.model_dump()
+        merged.update(override.model_dump(exclude_unset=True))
+        return SourceSchedule.model_validate(merged)
+
+
+class PermindexConfig(BaseSettings):
+    """Everything the composition root needs to wire connectors, indexer, retrieval, schedules."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PERMINDEX_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    tenant: str = Field(default="default", pattern=r"^\S+$")
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    sources: list[SourceConfig] = Field(default_factory=list)
+    schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    # Retrieval and service sections are added below by their owners (``retrieval:``, ``service:``).
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_source_tenant(cls, data: Any) -> Any:
+        # Sources belong to the deployment's tenant unless they say otherwise.
+        if isinstance(data, dict) and isinstance(data.get("sources"), list):
+            tenant = data.get("tenant", "default")
+            data["sources"] = [
+                {"tenant": tenant, **source} if isinstance(source, dict) else source
+                for source in data["sources"]
+            ]
+        return data
+
+    @model_validator(mode="after")
+    def _unique_sources(self) -> PermindexConfig:
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.id in seen:
+                raise ValueError(f"duplicate source id {source.id!r}")
+            seen.add(source.id)
+        unknown = sorted(set(self.schedules.sources) - seen)
+        if unknown:
+            raise ValueError(f"schedules name unknown sources: {', '.join(unknown)}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's content arrives as init values; the environment must override it.
+        return env_settings, init_settings
+
+    def source(self, source_id: str) -> SourceConfig:
+        for source in self.sources:
+            if source.id == source_id:
+                return source
+        known = ", ".join(s.id for s in self.sources) or "none configured"
+        raise ConfigError(f"unknown source {source_id!r} (known: {known})")
+
+
+def config_path(explicit: Path | None = None) -> Path | None:
+    """The file to load, or None for built-in defaults."""
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(CONFIG_ENV)
+    if from_env:
+        return Path(from_env)
+    if DEFAULT_CONFIG_FILE.is_file():
+        return DEFAULT_CONFIG_FILE
+    return None
+
+
+def load_config(path: Path | None = None) -> PermindexConfig:
+    """Load the configuration; raise ``ConfigError`` naming the file and field on any problem."""
+    resolved = config_path(path)
+    data: dict[str, Any] = {}
+    origin = "environment/defaults"
+    if resolved is not None:
+        origin = str(resolved)
+        data = _read_yaml(resolved)
+        # Relative paths in the file are relative to the file, not to the working directory.
+        data = _anchor_paths(data, resolved.parent)
+    try:
+        return PermindexConfig(**data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(origin, exc)) from None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read configuration: {exc}") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: top level must be a mapping, got {type(loaded).__name__}")
+    return loaded
+
+
+def _anchor_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    index = data.get("index")
+    if isinstance(index, dict):
+        embedded = index.get("embedded")
+        if isinstance(embedded, dict) and isinstance(embedded.get("path"), str):
+            embedded["path"] = str(base / Path(embedded["path"]).expanduser())
+    for source in data.get("sources") or []:
+        if isinstance(source, dict) and isinstance(source.get("path"), str):
+            source["path"] = str(base / Path(source["path"]).expanduser())
+    return data
+
+
+def _describe(origin: str, exc: ValidationError) -> str:
+    lines = [f"{origin}: invalid configuration ({exc.error_count()} problem(s))"]
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        lines.append(f"  {where}: {error['msg']}")
+    return "\n".join(lines)

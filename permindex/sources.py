@@ -1,0 +1,43 @@
+"""Factories from configuration: a connector per source config, the embedder per model setting."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from connectors.contract import Connector
+from connectors.folder import FolderSourceConfig
+from connectors.folder import from_config as folder_connector
+from indexer.embedding import (
+    DEFAULT_MODEL,
+    HASHING_PREFIX,
+    Embedder,
+    HashingEmbedder,
+    make_embedder,
+)
+from indexer.settings import EmbeddingSettings
+from permindex.config import SourceConfig
+
+# The packaged default model's width, so read-only commands (status) need not load it.
+_KNOWN_DIMENSIONS = {DEFAULT_MODEL: 384, f"sentence-transformers/{DEFAULT_MODEL}": 384}
+
+
+def build_connector(source: SourceConfig, *, clock: Callable[[], datetime]) -> Connector:
+    """The connector for one configured source (its tenant comes from its own config)."""
+    if isinstance(source, FolderSourceConfig):
+        return folder_connector(source, clock=clock)
+    raise TypeError(f"no connector for source type {source.type!r}")
+
+
+def build_embedder(settings: EmbeddingSettings) -> Embedder:
+    return make_embedder(settings)
+
+
+def embedding_dimension(settings: EmbeddingSettings) -> int:
+    """The vector width ``settings`` produce, loading the model only when it is not known."""
+    if settings.model.startswith(HASHING_PREFIX):
+        return HashingEmbedder.from_model_name(settings.model).dimension
+    known = _KNOWN_DIMENSIONS.get(settings.model)
+    if known is not None:
+        return known
+    return build_embedder(settings).dimension

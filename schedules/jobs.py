@@ -1,0 +1,117 @@
+"""APScheduler jobs: every configured source, each run type at its own interval.
+
+Jobs run one at a time on a single worker thread: the stores are shared, the machine is small, and
+the per-source lease already serialises runs across processes; a run that would overlap another
+of the same source is skipped (APScheduler ``max_instances=1``, missed fires coalesced).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from connectors.contract import Capabilities
+from indexer.run_types import RunType
+from indexer.state_store import LeaseHeldError, RunRecord
+from permindex.sources import build_connector
+from schedules.commands import Runtime, sync
+
+log = logging.getLogger("permindex.schedules")
+
+
+def supported(capabilities: Capabilities, run_type: RunType) -> bool:
+    if run_type is RunType.incremental:
+        return capabilities.incremental
+    if run_type is RunType.full:
+        return capabilities.listing
+    if run_type is RunType.permissions:
+        return capabilities.permissions_refresh
+    return capabilities.groups or capabilities.identities
+
+
+class SyncScheduler:
+    """Schedules sync runs for every source of ``runtime.config``; start, then shutdown."""
+
+    def __init__(self, runtime: Runtime, *, owner: str | None = None) -> None:
+        self.runtime = runtime
+        self.owner = owner
+        self.scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone="UTC",
+        )
+        self.finished: list[RunRecord] = []
+        self._stopped = threading.Event()
+        self.jobs: list[tuple[str, RunType, timedelta]] = []
+        self._add_jobs()
+
+    def _add_jobs(self) -> None:
+        config = self.runtime.config
+        for source in config.sources:
+            connector = build_connector(source, clock=self.runtime.clock)
+            schedule = config.schedules.for_source(source.id)
+            for run_type in RunType:
+                interval: timedelta | None = getattr(schedule, run_type.value)
+                if interval is None or not supported(connector.capabilities, run_type):
+                    continue
+                self.jobs.append((source.id, run_type, interval))
+                self.scheduler.add_job(
+                    self.run_once,
+                    IntervalTrigger(seconds=interval.total_seconds(), timezone="UTC"),
+                    args=(source.id, run_type),
+                    id=f"{source.id}:{run_type.value}",
+                    name=f"{run_type.value} sync of {source.id}",
+                    # Incremental runs start at once so a fresh scheduler catches up immediately.
+                    next_run_time=self.runtime.clock() if run_type is RunType.incremental else None,
+                )
+
+    def run_once(self, source_id: str, run_type: RunType) -> RunRecord | None:
+        try:
+            record = sync(self.runtime, source_id, run_type, owner=self.owner)
+        except LeaseHeldError as exc:
+            log.info(
+                "skipped: another run holds the lease",
+                extra={"source": source_id, "run_type": run_type.value, "detail": str(exc)},
+            )
+            return None
+        except Exception:
+            # One broken source must not stop the others' schedules.
+            log.exception(
+                "scheduled run crashed", extra={"source": source_id, "run_type": run_type.value}
+            )
+            return None
+        self.finished.append(record)
+        log.info(
+            "scheduled run finished",
+            extra={
+                "source": source_id,
+                "run_type": run_type.value,
+                "status": record.status,
+                "run_id": record.run_id,
+            },
+        )
+        return record
+
+    def start(self) -> None:
+        self.scheduler.start()
+
+    def shutdown(self, wait: bool = True) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=wait)
+        self._stopped.set()
+
+    def run_forever(self) -> None:
+        """Block until interrupted (Ctrl-C or SIGTERM), then let the running job finish."""
+        self.start()
+        try:
+            while not self._stopped.wait(1.0):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.shutdown(wait=True)
