@@ -9,6 +9,7 @@ systemic failure.
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,6 @@ from tenacity import (
     Retrying,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from connectors.errors import RetryableError
@@ -44,7 +44,8 @@ class RetryPolicy:
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
 
     def _wait(self, state: RetryCallState) -> float:
-        backoff = wait_exponential_jitter(initial=self.initial_wait_s, max=self.max_wait_s)(state)
+        exponential = self.initial_wait_s * 2 ** (state.attempt_number - 1)
+        backoff = min(self.max_wait_s, exponential + random.uniform(0, self.initial_wait_s))
         exc = state.outcome.exception() if state.outcome is not None else None
         retry_after = getattr(exc, "retry_after", None)
         if isinstance(retry_after, int | float) and retry_after > 0:
