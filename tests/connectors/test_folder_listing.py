@@ -1,0 +1,125 @@
+"""Listing live ids, the permissions refresh, groups and identities."""
+
+import os
+import shutil
+
+import pytest
+
+from connectors.errors import ConnectorConfigError, SourceUnavailableError
+from connectors.events import ListingEnd, LiveId
+from tests.connectors.folder_helpers import connector, write
+
+
+def tree(root):
+    write(root, ".permindex-acl.yaml", "allow: [org]\n")
+    write(root, "a.md", "# A")
+    write(root, "broken.txt", b"\xff")  # live even though it cannot be parsed
+    write(root, "sub/b.html", "<title>B</title>")
+    write(root, "zzz/c.txt", "c")
+
+
+def test_listing_names_every_candidate_and_completes(tmp_path):
+    tree(tmp_path)
+    events = list(connector(tmp_path).list_live_ids())
+    assert [e.external_id for e in events if isinstance(e, LiveId)] == [
+        "a.md",
+        "broken.txt",
+        "sub/b.html",
+        "zzz/c.txt",
+    ]
+    assert events[-1] == ListingEnd(completed=True)
+
+
+def test_folder_vanishing_mid_listing_makes_it_incomplete(tmp_path):
+    tree(tmp_path)
+    events = []
+    for event in connector(tmp_path).list_live_ids():
+        events.append(event)
+        if len(events) == 1:
+            shutil.rmtree(tmp_path / "zzz")
+    end = events[-1]
+    assert isinstance(end, ListingEnd)
+    assert not end.completed
+    assert "zzz" in (end.reason or "")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads folders whatever their mode")
+def test_unreadable_folder_makes_the_listing_incomplete(tmp_path):
+    tree(tmp_path)
+    (tmp_path / "sub").chmod(0)
+    try:
+        end = list(connector(tmp_path).list_live_ids())[-1]
+    finally:
+        (tmp_path / "sub").chmod(0o755)
+    assert isinstance(end, ListingEnd)
+    assert not end.completed
+    assert "sub" in (end.reason or "")
+
+
+def test_missing_root_is_incomplete_listing_and_a_systemic_failure(tmp_path):
+    source = connector(tmp_path / "gone")
+    events = list(source.list_live_ids())
+    assert len(events) == 1
+    assert isinstance(events[0], ListingEnd)
+    assert not events[0].completed
+    with pytest.raises(SourceUnavailableError):
+        list(source.changes(None))
+
+
+def test_permissions_refresh_reports_every_document(tmp_path):
+    tree(tmp_path)
+    write(tmp_path, "sub/.permindex-acl.yaml", "allow: [x@acme.com]\ninherit: false\n")
+    write(tmp_path, "zzz/.permindex-acl.yaml", "allow: [oops\n")
+    acls = {e.external_id: e.acl for e in connector(tmp_path).permissions()}
+    assert acls == {
+        "a.md": {"org:acme"},
+        "broken.txt": {"org:acme"},
+        "sub/b.html": {"user:x@acme.com"},
+        "zzz/c.txt": frozenset(),  # unknown ACL: nobody
+    }
+
+
+def test_groups_and_identities_from_the_root_files(tmp_path):
+    write(
+        tmp_path,
+        ".permindex-groups.yaml",
+        "groups:\n  eng: [Alice@Acme.com, group:platform]\n  platform: [account:u7]\n"
+        "identities:\n  u7: carol@acme.com\n",
+    )
+    write(tmp_path, ".permindex-identities.yaml", "identities:\n  account:u8: dave@acme.com\n")
+    source = connector(tmp_path)
+    source.validate()
+    groups = {m.group: m.members for m in source.groups()}
+    assert groups == {
+        "group:docs:eng": {"user:alice@acme.com", "group:docs:platform"},
+        "group:docs:platform": {"account:docs:u7"},
+    }
+    identities = {m.account: m.email for m in source.identities()}
+    assert identities == {"account:docs:u7": "carol@acme.com", "account:docs:u8": "dave@acme.com"}
+    assert source.capabilities.groups and source.capabilities.permissions_refresh
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "groups:\n  eng: alice@acme.com\n",  # not a list
+        "groups:\n  eng: [not-a-principal]\n",
+        "groups: {}\nmembers: []\n",  # unknown key
+        "identities:\n  u1: not-an-email\n",
+    ],
+)
+def test_invalid_groups_file_is_a_config_error(tmp_path, content):
+    write(tmp_path, ".permindex-groups.yaml", content)
+    write(tmp_path, "a.md", "# A")
+    source = connector(tmp_path)
+    with pytest.raises(ConnectorConfigError, match=r"\.permindex-groups\.yaml"):
+        source.validate()
+    with pytest.raises(ConnectorConfigError):
+        list(source.changes(None))
+
+
+def test_conflicting_identity_mappings_are_rejected(tmp_path):
+    write(tmp_path, ".permindex-groups.yaml", "identities:\n  u1: a@acme.com\n")
+    write(tmp_path, ".permindex-identities.yaml", "identities:\n  u1: b@acme.com\n")
+    with pytest.raises(ConnectorConfigError, match="two emails"):
+        connector(tmp_path).validate()
