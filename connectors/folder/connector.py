@@ -235,14 +235,16 @@ class FolderConnector(Connector):
     ) -> tuple[list[ChangeEvent], Entry]:
         """Record a failure; keep the path in the manifest (a failure is not a deletion).
 
-        If the document was indexed before and its ACL is now different (or unknown, passed as
-        the empty ACL), the index gets the new ACL so stale content is never wider than intended.
+        If the document may be indexed and its ACL is now different (or unknown, passed as the
+        empty ACL), the index gets the new ACL so stale content is never wider than intended.
         """
         events: list[ChangeEvent] = []
         acl_fp = ""
-        if previous is not None and previous.indexed:
+        if previous is None or previous.indexed:
+            # Without a manifest (first or full run) the index may hold this document from an
+            # earlier run: send the ACL anyway; the runner ignores documents it does not hold.
             acl_fp = manifest.acl_fingerprint(acl)
-            if acl_fp != previous.acl_fp:
+            if previous is None or acl_fp != previous.acl_fp:
                 events.append(self._permissions_changed(relpath, acl))
         events.append(DocumentFailed(source_id=self.source_id, external_id=relpath, reason=reason))
         if seen is None:

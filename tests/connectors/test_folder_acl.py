@@ -137,3 +137,14 @@ def test_bad_source_id_tenant_or_root_is_a_config_error(tmp_path):
         FolderConnector(source_id="docs", root=tmp_path, tenant="a b", clock=lambda: FIXED_NOW)
     with pytest.raises(ConnectorConfigError):
         connector(tmp_path / "missing").validate()
+
+
+def test_full_run_without_checkpoint_also_hides_documents_under_a_broken_sidecar(tmp_path):
+    write(tmp_path, ".permindex-acl.yaml", "allow: [org]\n")
+    write(tmp_path, "hr/pay.md", "# Pay")
+    replica = Replica()
+    replica.sync(connector(tmp_path))
+    write(tmp_path, "hr/.permindex-acl.yaml", "allow: [group:hr\n")
+    replica.apply(connector(tmp_path).changes(None))  # a full run starts from no checkpoint
+    assert replica.docs["hr/pay.md"][2] == frozenset()
+    assert "hr/pay.md" in replica.failed
