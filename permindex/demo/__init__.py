@@ -1,0 +1,1 @@
+"""``permindex demo``: a small, seeded organisation indexed and searched as two different people."""

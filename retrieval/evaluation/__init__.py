@@ -1,0 +1,1 @@
+"""Evaluation harness: golden sets and BEIR directories through any mode, with ACL-leak checks."""
