@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import Any, Protocol
 
 from indexer.embedding import resolve_model_path
+from indexer.records import Hit
 from retrieval.settings import RetrievalSettings
 
 
@@ -44,6 +45,13 @@ class CrossEncoderReranker:
             convert_to_numpy=True,
         )
         return [float(s) for s in scores.reshape(len(passages), -1)[:, 0]]
+
+
+def rerank_passage(hit: Hit) -> str:
+    """What the cross-encoder reads: the title matters, unless the chunk already starts with it."""
+    return (
+        hit.text if not hit.title or hit.text.startswith(hit.title) else f"{hit.title}\n{hit.text}"
+    )
 
 
 def open_reranker(settings: RetrievalSettings) -> Reranker | None:

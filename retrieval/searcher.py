@@ -30,7 +30,7 @@ from retrieval.models import (
     SearchResponse,
     SearchResult,
 )
-from retrieval.rerank import Reranker, open_reranker
+from retrieval.rerank import Reranker, open_reranker, rerank_passage
 from retrieval.settings import RetrievalSettings
 from retrieval.trace import DocumentFate, QueryTrace, TraceStore, explain
 
@@ -237,7 +237,7 @@ class Searcher:
         # scales: the window covers the requested page and the tail beyond it is dropped.
         window = max(self.settings.rerank_top_n, query.offset + query.top_k)
         head = candidates[:window]
-        scores = self.reranker.score(query.query, [_passage(c.hit) for c in head])
+        scores = self.reranker.score(query.query, [rerank_passage(c.hit) for c in head])
         for cand, score in zip(head, scores, strict=True):
             cand.rerank = cand.final = score
         head.sort(key=lambda c: (-c.final, c.best_rank(), c.chunk_id))
@@ -398,10 +398,6 @@ class Searcher:
             return None
         query = trace.query.model_copy(update={"trace": True})
         return self.search(trace.principals, query, caller=trace.caller, service=trace.service)
-
-
-def _passage(hit: Hit) -> str:
-    return f"{hit.title}\n{hit.text}" if hit.title and hit.title not in hit.text else hit.text
 
 
 def _triples(candidates: Sequence[Candidate]) -> list[tuple[str, str, float]]:
