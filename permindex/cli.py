@@ -16,6 +16,8 @@ from rich.table import Table
 from indexer.run_types import RunType
 from indexer.state_store import LeaseHeldError, RunRecord
 from permindex.config import ConfigError, PermindexConfig, load_config
+from permindex.demo.command import demo_command
+from retrieval.evaluation.command import eval_command
 from retrieval.service import cli as service_cli
 
 if TYPE_CHECKING:
@@ -280,6 +282,8 @@ def schedule(
 # Commands that other packages contribute: one registration line each, e.g.
 #   app.command("serve")(retrieval.service.cli.serve)
 service_cli.register(app, get_config)  # `permindex serve`, `permindex keys ...`
+app.command("eval")(eval_command)  # retrieval/evaluation: golden sets, BEIR, leak checks
+app.command("demo")(demo_command)  # permindex/demo: seeded organisation, two users, a revocation
 
 
 if __name__ == "__main__":

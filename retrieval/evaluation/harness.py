@@ -45,17 +45,20 @@ class Evaluator:
         default_email: str = "evaluator@permindex.invalid",
         beir_source_id: str | None = None,
         depth: int = DEPTH,
-        on_progress: Callable[[int, int], None] | None = None,
     ) -> None:
         self._searcher = searcher
         self._principals_for = principals_for
         self._default_email = default_email
         self._beir_prefix = f"{beir_source_id}:" if beir_source_id else None
         self._depth = depth
-        self._on_progress = on_progress
         self._principal_cache: dict[str | None, frozenset[str]] = {}
 
-    def run(self, evalset: EvalSet, spec: ModeSpec) -> ModeResult:
+    def run(
+        self,
+        evalset: EvalSet,
+        spec: ModeSpec,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> ModeResult:
         rankings: dict[str, list[str]] = {}
         latencies: list[float] = []
         leaks: list[Leak] = []
@@ -84,8 +87,8 @@ class Evaluator:
                 for rank, doc in enumerate(docs, 1)
                 if doc in case.must_never_receive
             ]
-            if self._on_progress is not None:
-                self._on_progress(done, len(evalset.cases))
+            if on_progress is not None:
+                on_progress(done, len(evalset.cases))
         qrels = {case.id: case.relevant for case in evalset.cases if case.judged}
         means, per_query = quality(qrels, rankings)
         return ModeResult(
