@@ -4,9 +4,11 @@ import os
 import shutil
 
 import pytest
+from pydantic import ValidationError
 
 from connectors.errors import ConnectorConfigError, SourceUnavailableError
-from connectors.events import ListingEnd, LiveId
+from connectors.events import DocumentUpserted, ListingEnd, LiveId
+from connectors.folder import FolderSourceConfig, from_config
 from tests.connectors.folder_helpers import connector, write
 
 
@@ -123,3 +125,34 @@ def test_conflicting_identity_mappings_are_rejected(tmp_path):
     write(tmp_path, ".permindex-identities.yaml", "identities:\n  u1: b@acme.com\n")
     with pytest.raises(ConnectorConfigError, match="two emails"):
         connector(tmp_path).validate()
+
+
+def test_symlinks_are_not_followed_out_of_the_root(tmp_path):
+    outside = write(tmp_path, "outside/secret.md", "# Secret")
+    root = tmp_path / "root"
+    write(root, ".permindex-acl.yaml", "allow: [org]\n")
+    (root / "link.md").symlink_to(outside)
+    (root / "linked-dir").symlink_to(outside.parent, target_is_directory=True)
+    ids = [e.external_id for e in connector(root).list_live_ids() if isinstance(e, LiveId)]
+    assert ids == []
+
+
+def test_config_builds_a_connector_and_rejects_unknown_keys(tmp_path):
+    write(tmp_path, ".permindex-acl.yaml", "allow: [org]\n")
+    write(tmp_path, "a.md", "# A")
+    config = FolderSourceConfig.model_validate(
+        {
+            "type": "folder",
+            "id": "wiki",
+            "path": str(tmp_path),
+            "tenant": "acme",
+            "doc_type": "page",
+        }
+    )
+    events = list(from_config(config).changes(None))
+    doc = next(e.document for e in events if isinstance(e, DocumentUpserted))
+    assert (doc.doc_id, doc.doc_type, doc.acl) == ("wiki:a.md", "page", {"org:acme"})
+    with pytest.raises(ValidationError):
+        FolderSourceConfig.model_validate(
+            {"id": "wiki", "path": str(tmp_path), "tenant": "acme", "acl": "org"}
+        )
