@@ -316,9 +316,9 @@ class SyncRunner:
             extra={
                 **self._log_fields(record),
                 "seconds": round(seconds, 3),
-                **record.counts.model_dump(),
-                "errors": len(record.errors),
-                "message": record.message,
+                "counts": record.counts.model_dump(),
+                "document_errors": len(record.errors),
+                "detail": record.message,
             },
         )
         if self.progress is not None:

@@ -1,13 +1,13 @@
 """Fixtures of the runner tests: a folder source on disk and a runner factory.
 
-``stores`` and ``embedder`` here are stand-ins (embedded backend only) until tests/conftest.py
-provides the shared ones parametrised over both backends.
+``stores`` (both backends) and ``embedder`` (the real model) come from tests/conftest.py; the
+stores here are opened for the model's dimension.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,10 +16,10 @@ import pytest
 from connectors.contract import Connector
 from connectors.folder import FolderConnector
 from indexer.backends import Stores
-from indexer.embedding import Embedder, HashingEmbedder
+from indexer.embedding import DEFAULT_MODEL, Embedder
 from indexer.retry import RetryPolicy
 from indexer.runner import SyncRunner
-from indexer.settings import ChunkingSettings, EmbeddedSettings
+from indexer.settings import ChunkingSettings
 
 TENANT = "acme"
 SOURCE = "docs"
@@ -31,17 +31,8 @@ def utcnow() -> datetime:
 
 
 @pytest.fixture
-def embedder() -> Embedder:
-    return HashingEmbedder(dimension=32)
-
-
-@pytest.fixture
-def stores(tmp_path: Path, embedder: Embedder) -> Iterator[Stores]:
-    from indexer.backends.embedded import open_embedded
-
-    opened = open_embedded(EmbeddedSettings(path=tmp_path / "index.sqlite"), embedder.dimension)
-    yield opened
-    opened.close()
+def dimension(embedder: Embedder) -> int:
+    return embedder.dimension
 
 
 class Tree:
@@ -103,7 +94,7 @@ def make_runner(stores: Stores, embedder: Embedder, folder: FolderConnector) -> 
     def make(connector: Connector | None = None, **kwargs: object) -> SyncRunner:
         options: dict[str, object] = {
             "chunking": ChunkingSettings(chunk_size=64, chunk_overlap=8),
-            "model_name": "hashing:32",
+            "model_name": DEFAULT_MODEL,
             "clock": utcnow,
             "retry": NO_WAIT,
             **kwargs,
