@@ -21,6 +21,7 @@ from retrieval.acl_check import enforce_acl
 from retrieval.audit import AuditRecord, AuditSink, LoggingAuditSink
 from retrieval.collapse import collapse
 from retrieval.fusion import Candidate, fuse_minmax, fuse_rrf, merge_legs, single_leg
+from retrieval.highlight import fallback_highlights
 from retrieval.models import (
     DocumentChunk,
     DocumentView,
@@ -104,7 +105,7 @@ class Searcher:
         else:
             trace.add("keyword" if mode == "keyword" else "vector", 0.0, [], note="no principals")
 
-        results = [self._result(c) for c in page]
+        results = [self._result(c, query.query) for c in page]
         trace.returned_doc_ids = [r.doc_id for r in results]
         took_ms = (self.timer() - started) * 1000.0
         self.traces.put(trace)
@@ -296,7 +297,7 @@ class Searcher:
         trace.add(stage, _ms(self.timer() - started), _triples(candidates), note=note)
 
     @staticmethod
-    def _result(cand: Candidate) -> SearchResult:
+    def _result(cand: Candidate, query: str) -> SearchResult:
         hit = cand.hit
         return SearchResult(
             doc_id=hit.doc_id,
@@ -309,7 +310,7 @@ class Searcher:
             doc_type=hit.doc_type,
             updated_at=hit.updated_at,
             text=hit.text,
-            highlights=cand.highlights,
+            highlights=cand.highlights or fallback_highlights(query, hit.text),
             breadcrumbs=list(hit.breadcrumbs),
             score=ScoreBreakdown(
                 keyword=cand.keyword,

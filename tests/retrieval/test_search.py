@@ -48,10 +48,16 @@ def test_each_mode_finds_the_relevant_document(
     assert breakdown.final == breakdown.fused
 
 
-def test_keyword_results_carry_highlights(searcher: Searcher, identities: IdentityResolver) -> None:
+def test_results_carry_highlights(searcher: Searcher, identities: IdentityResolver) -> None:
     top = ask(searcher, identities, "bob@acme.com", "WireGuard", mode="keyword").results[0]
     assert top.highlights
-    assert any("WireGuard" in fragment for fragment in top.highlights)
+    assert any("<em>WireGuard</em>" in fragment for fragment in top.highlights)
+    # Found by meaning only, the chunk is still marked where it shares a term with the query.
+    by_meaning = ask(
+        searcher, identities, "bob@acme.com", "office network from home", mode="vector"
+    )
+    vpn = next(r for r in by_meaning.results if r.doc_id == "wiki:vpn")
+    assert vpn.highlights and "<em>office</em> <em>network</em>" in vpn.highlights[0]
 
 
 @pytest.mark.parametrize("mode", ["keyword", "vector", "hybrid"])
