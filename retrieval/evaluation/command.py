@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -31,6 +32,7 @@ from retrieval.identity import IdentityResolver
 from retrieval.searcher import Searcher
 from retrieval.settings import RetrievalSettings
 
+EXIT_BAD_INPUT = 2
 EXIT_LEAK = 3
 EXIT_REGRESSION = 4
 DEFAULT_MODES = ["keyword", "vector", "hybrid-minmax", "hybrid-rrf"]
@@ -94,7 +96,7 @@ def eval_command(
     """Evaluate search quality, latency and ACL leaks; exit non-zero on leaks or regressions."""
     console = Console()
     if (golden is None) == (beir is None):
-        raise typer.BadParameter("give exactly one of --golden or --beir")
+        _bad_input("give exactly one of --golden or --beir")
     try:
         specs = [parse_mode(name) for name in mode]
         if golden is not None:
@@ -103,7 +105,7 @@ def eval_command(
             assert beir is not None
             evalset = load_beir_eval_set(beir, split)
     except (ValueError, EvalSetError) as exc:
-        raise typer.BadParameter(str(exc)) from None
+        _bad_input(str(exc))
     if limit is not None:
         evalset = evalset.model_copy(update={"cases": evalset.cases[:limit]})
     source_id = beir_source_id(beir) if beir is not None else None
@@ -167,13 +169,18 @@ def eval_command(
         try:
             regressions = compare(report, load_baseline(baseline), tolerance)
         except EvalSetError as exc:
-            raise typer.BadParameter(str(exc)) from None
+            _bad_input(str(exc))
         if regressions:
             console.print(f"[bold red]FAILED: {len(regressions)} regression(s) vs {baseline}[/]")
             for regression in regressions:
                 console.print("  " + regression.describe())
             raise typer.Exit(EXIT_REGRESSION)
         console.print(f"No regression against {baseline} (tolerance {tolerance}).")
+
+
+def _bad_input(message: str) -> NoReturn:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def _resolve(resolver: IdentityResolver, user: str | None) -> frozenset[str]:
