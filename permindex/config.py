@@ -73,6 +73,17 @@ class SourceSchedule(BaseModel):
         return self
 
 
+class SyncSettings(BaseModel):
+    """How sync runs behave, whatever the source."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # How long a crashed run blocks its source before another run may take over.
+    lease_ttl: Interval = timedelta(minutes=5)
+    write_batch_docs: int = Field(default=32, ge=1)
+    embed_batch_chunks: int = Field(default=256, ge=1)
+
+
 class ScheduleSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -103,6 +114,7 @@ class PermindexConfig(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     sources: list[SourceConfig] = Field(default_factory=list)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
     # Retrieval and service sections are added below by their owners (``retrieval:``, ``service:``).
 

@@ -88,6 +88,9 @@ def sync(
         clock=runtime.clock,
         owner=owner or default_owner(),
         progress=progress,
+        lease_ttl=config.sync.lease_ttl,
+        write_batch_docs=config.sync.write_batch_docs,
+        embed_batch_chunks=config.sync.embed_batch_chunks,
     )
     return runner.run(run_type)
 
