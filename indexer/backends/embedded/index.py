@@ -21,6 +21,7 @@ from indexer.backends.embedded.rows import (
     bump_generation,
     hit_from_row,
     permitted_documents_clause,
+    permitted_rowids_query,
     timestamp,
     to_json,
 )
@@ -352,9 +353,11 @@ class EmbeddedIndex:
     def _permitted_doc_rowids(
         conn: sqlite3.Connection, principals: frozenset[str], filters: SearchFilters
     ) -> npt.NDArray[np.int64]:
-        clause, params = permitted_documents_clause(principals, filters)
-        cursor = conn.execute(f"SELECT d.doc_rowid FROM documents d WHERE {clause}", params)
-        return np.fromiter((row[0] for row in cursor), dtype=np.int64)
+        sql, params = permitted_rowids_query(principals, filters)
+        (packed,) = conn.execute(sql, params).fetchone()
+        if not packed:
+            return np.empty(0, dtype=np.int64)
+        return np.array(packed.split(","), dtype=np.int64)
 
     @staticmethod
     def _hits_for_chunks(

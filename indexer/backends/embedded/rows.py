@@ -36,24 +36,49 @@ def permitted_documents_clause(
     The ACL is a join on the principal table: a document with no principal rows (empty ACL)
     can never satisfy it, whatever the caller holds.
     """
-    conditions = [
+    conditions, params = _filter_conditions(filters)
+    conditions.insert(
+        0,
         "EXISTS (SELECT 1 FROM doc_principals p WHERE p.doc_rowid = d.doc_rowid"
-        " AND p.principal IN (SELECT value FROM json_each(?)))"
-    ]
-    params: list[Any] = [to_json(sorted(principals))]
+        " AND p.principal IN (SELECT value FROM json_each(?)))",
+    )
+    params.insert(0, to_json(sorted(principals)))
+    return " AND ".join(conditions), params
+
+
+def permitted_rowids_query(
+    principals: frozenset[str], filters: SearchFilters
+) -> tuple[str, list[Any]]:
+    """One row holding the comma-separated rowids of every document the caller may see.
+
+    Driven from the principal index rather than the documents table (and packed into one
+    string) because the vector leg needs the whole permitted set before ranking, and that set
+    can be most of a 100k-document index.
+    """
+    conditions, params = _filter_conditions(filters)
+    join = " JOIN documents d ON d.doc_rowid = p.doc_rowid" if conditions else ""
+    where = " AND ".join(["p.principal IN (SELECT value FROM json_each(?))", *conditions])
+    sql = f"SELECT group_concat(p.doc_rowid) FROM doc_principals p{join} WHERE {where}"
+    return sql, [to_json(sorted(principals)), *params]
+
+
+def _filter_conditions(filters: SearchFilters) -> tuple[list[str], list[Any]]:
+    conditions: list[str] = []
+    params: list[Any] = []
     if filters.sources is not None:
         conditions.append("d.source_id IN (SELECT value FROM json_each(?))")
         params.append(to_json(sorted(filters.sources)))
     if filters.doc_types is not None:
         conditions.append("d.doc_type IN (SELECT value FROM json_each(?))")
         params.append(to_json(sorted(filters.doc_types)))
+    # Both bounds inclusive, like OpenSearch's gte/lte range.
     if filters.updated_after is not None:
         conditions.append("d.updated_ts >= ?")
         params.append(timestamp(filters.updated_after))
     if filters.updated_before is not None:
         conditions.append("d.updated_ts <= ?")
         params.append(timestamp(filters.updated_before))
-    return " AND ".join(conditions), params
+    return conditions, params
 
 
 def hit_from_row(row: Sequence[Any], score: float, highlights: list[str]) -> Hit:
