@@ -47,6 +47,8 @@ VOCABULARY = [
 ]  # fmt: skip
 K = 10
 DIMENSION = 8
+# Each example indexes a fresh corpus of 150-300 documents; sized to stay near a minute per backend.
+EXAMPLES = {"embedded": 40, "opensearch": 10}
 _TOKEN = re.compile(r"[a-z0-9]+")
 
 
@@ -229,7 +231,7 @@ def test_no_search_ever_returns_a_chunk_the_caller_may_not_see(
     counter = itertools.count()
 
     @settings(
-        max_examples=10,
+        max_examples=EXAMPLES[backend_kind],
         deadline=None,
         database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
