@@ -1,0 +1,310 @@
+"""Query latency per mode (keyword, vector, hybrid), both backends, two index sizes, one run.
+
+Sizes: the SciFact corpus as is (one chunk per abstract), and 100k+ chunks made by adding
+synthetic documents. Embedding 100k chunks on two cores would take an hour, so synthetic chunks
+REUSE the vector of the real abstract they were cut from plus small Gaussian noise (sigma 0.02
+per dimension before re-normalising); their text is that abstract's sentences, re-chunked in a
+rotated order, under new ids. Every document gets a seeded, realistic ACL: 40% organisation-wide,
+50% one of 50 groups, 10% a single user. The caller belongs to the organisation and 5 groups,
+so the ACL filter does real work.
+
+Latency is end to end through ``Searcher.search`` (query embedding, both legs, fusion, collapse,
+final ACL check), measured on the same queries against every (backend, size) in one run.
+
+    python bench/query.py                       # both backends; OpenSearch at 127.0.0.1:9200
+    python bench/query.py --queries 200 --large-chunks 120000
+
+The indexes are built once and reused (``--rebuild`` forces a rebuild): the embedded files in
+``var/bench/``, OpenSearch under the ``permindex-bench-*`` prefixes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from rich.console import Console
+from rich.table import Table
+
+from indexer.backend import IndexBackend
+from indexer.backends import Stores, open_stores
+from indexer.embedding import Embedder, SentenceTransformerEmbedder
+from indexer.records import ChunkWrite, DocumentWrite
+from indexer.settings import EmbeddedSettings, EmbeddingSettings, IndexSettings, OpenSearchSettings
+from retrieval.evaluation.beir import BeirDocument, iter_corpus, load_queries
+from retrieval.evaluation.ingest import embedding_text
+from retrieval.models import SearchMode, SearchQuery
+from retrieval.searcher import Searcher
+from retrieval.settings import RetrievalSettings
+
+SOURCE = "bench"
+TENANT = "bench"
+MODES: list[SearchMode] = ["keyword", "vector", "hybrid"]
+GROUPS = [f"group:{SOURCE}:team-{i:02d}" for i in range(50)]
+CALLER = "caller@bench.example"
+CALLER_PRINCIPALS = frozenset({f"org:{TENANT}", f"user:{CALLER}", *GROUPS[:5]})
+SYNTHETIC_CHUNKS_PER_DOC = 4
+NOISE = 0.02
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+console = Console()
+
+
+class _NullAudit:
+    def record(self, record: object) -> None:
+        return None
+
+
+def _acl(rng: random.Random) -> frozenset[str]:
+    draw = rng.random()
+    if draw < 0.4:
+        return frozenset({f"org:{TENANT}"})
+    if draw < 0.9:
+        return frozenset({rng.choice(GROUPS)})
+    return frozenset({f"user:person{rng.randrange(500)}@bench.example"})
+
+
+def _corpus_vectors(
+    corpus: list[BeirDocument], embedder: Embedder, cache: Path
+) -> npt.NDArray[np.float32]:
+    digest = hashlib.sha256("".join(d.id for d in corpus).encode()).hexdigest()[:12]
+    path = cache / f"corpus-vectors-{digest}.npy"
+    if path.exists():
+        return np.load(path)
+    console.print(f"embedding {len(corpus)} abstracts once (cached in {path})...")
+    started = time.perf_counter()
+    vectors = np.asarray(
+        embedder.embed_documents([embedding_text(d) for d in corpus]), dtype=np.float32
+    )
+    console.print(f"  {time.perf_counter() - started:.0f} s")
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    return vectors
+
+
+def _sentences(text: str) -> list[str]:
+    parts = [s.strip() for s in text.replace("? ", "?|").replace(". ", ".|").split("|")]
+    return [p for p in parts if p] or [text]
+
+
+def _documents(
+    corpus: list[BeirDocument], vectors: npt.NDArray[np.float32], target_chunks: int, seed: int
+) -> Iterator[DocumentWrite]:
+    """The real abstracts (one chunk each), then synthetic documents up to ``target_chunks``."""
+    rng = random.Random(seed)
+    noise = np.random.default_rng(seed)
+    for document, vector in zip(corpus, vectors, strict=True):
+        yield _write(document.id, document.title, [(document.text or document.title, vector)],
+                     _acl(rng))  # fmt: skip
+    chunks = len(corpus)
+    serial = 0
+    while chunks < target_chunks:
+        base_index = serial % len(corpus)
+        base = corpus[base_index]
+        sentences = _sentences(base.text or base.title)
+        shift = 1 + serial // len(corpus)
+        rotated = sentences[shift % len(sentences) :] + sentences[: shift % len(sentences)]
+        pieces = [
+            " ".join(rotated[i::SYNTHETIC_CHUNKS_PER_DOC]) or base.title
+            for i in range(SYNTHETIC_CHUNKS_PER_DOC)
+        ]
+        chunk_list = []
+        for piece in pieces:
+            noisy = vectors[base_index] + noise.normal(0.0, NOISE, vectors.shape[1])
+            chunk_list.append((piece, (noisy / np.linalg.norm(noisy)).astype(np.float32)))
+        yield _write(f"syn-{serial}", f"{base.title} (part {shift})", chunk_list, _acl(rng))
+        chunks += len(chunk_list)
+        serial += 1
+
+
+def _write(
+    external_id: str,
+    title: str,
+    chunks: list[tuple[str, npt.NDArray[np.float32]]],
+    acl: frozenset[str],
+) -> DocumentWrite:
+    return DocumentWrite(
+        doc_id=f"{SOURCE}:{external_id}",
+        source_id=SOURCE,
+        external_id=external_id,
+        title=title,
+        doc_type="abstract",
+        content_type="text/plain",
+        updated_at=T0,
+        acl=acl,
+        content_fingerprint=external_id,
+        acl_fingerprint=",".join(sorted(acl)),
+        chunks=[
+            ChunkWrite(index=i, text=text, vector=vector.tolist())
+            for i, (text, vector) in enumerate(chunks)
+        ],
+    )
+
+
+def _build(
+    index: IndexBackend,
+    corpus: list[BeirDocument],
+    vectors: npt.NDArray[np.float32],
+    target_chunks: int,
+    rebuild: bool,
+    label: str,
+) -> int:
+    stats = index.stats()
+    if not rebuild and stats.chunks >= target_chunks and stats.documents > 0:
+        console.print(f"{label}: reusing {stats.chunks} chunks / {stats.documents} documents")
+        return stats.chunks
+    if stats.documents:
+        index.delete_documents([fp.doc_id for fp in index.iter_fingerprints(SOURCE)])
+    started = time.perf_counter()
+    batch: list[DocumentWrite] = []
+    written = 0
+    for document in _documents(corpus, vectors, target_chunks, seed=11):
+        batch.append(document)
+        if len(batch) >= 250:
+            written += _flush(index, batch)
+            batch = []
+    written += _flush(index, batch)
+    index.refresh()
+    chunks = index.stats().chunks
+    console.print(
+        f"{label}: wrote {written} documents, {chunks} chunks in "
+        f"{time.perf_counter() - started:.0f} s"
+    )
+    return chunks
+
+
+def _flush(index: IndexBackend, batch: list[DocumentWrite]) -> int:
+    if not batch:
+        return 0
+    result = index.write_documents(batch)
+    if result.failed:
+        raise RuntimeError(f"{len(result.failed)} writes failed, first: {result.failed[0]}")
+    return len(result.written)
+
+
+def _measure(
+    searcher: Searcher, queries: list[str], mode: SearchMode, warmup: int = 5
+) -> dict[str, float]:
+    for text in queries[:warmup]:
+        searcher.search(CALLER_PRINCIPALS, SearchQuery(query=text, mode=mode), caller=CALLER)
+    timings: list[float] = []
+    results: list[int] = []
+    for text in queries:
+        started = time.perf_counter()
+        response = searcher.search(
+            CALLER_PRINCIPALS, SearchQuery(query=text, mode=mode, top_k=10), caller=CALLER
+        )
+        timings.append((time.perf_counter() - started) * 1000.0)
+        results.append(len(response.results))
+    values = np.asarray(timings)
+    return {
+        "p50_ms": float(np.percentile(values, 50)),
+        "p95_ms": float(np.percentile(values, 95)),
+        "mean_ms": float(values.mean()),
+        "mean_results": float(statistics.fmean(results)),
+    }
+
+
+def _open(backend: str, size: str, dimension: int, args: argparse.Namespace) -> Stores:
+    if backend == "opensearch":
+        settings = IndexSettings(
+            opensearch=OpenSearchSettings(
+                url=args.opensearch, index_prefix=f"permindex-bench-{size}"
+            )
+        )
+    else:
+        path = args.index_dir / f"query-{size}.sqlite"
+        settings = IndexSettings(embedded=EmbeddedSettings(path=path))
+    return open_stores(settings, dimension)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dataset", type=Path, default=Path("../shared/datasets/scifact"))
+    parser.add_argument("--split", default="train")
+    parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument("--large-chunks", type=int, default=100_000)
+    parser.add_argument("--opensearch", default="http://127.0.0.1:9200")
+    parser.add_argument("--backends", default="embedded,opensearch")
+    parser.add_argument("--index-dir", type=Path, default=Path("var/bench"))
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--json", type=Path, default=Path("bench/results/query.json"))
+    args = parser.parse_args(argv)
+    args.index_dir.mkdir(parents=True, exist_ok=True)
+
+    embedder = SentenceTransformerEmbedder(EmbeddingSettings())
+    corpus = list(iter_corpus(args.dataset))
+    vectors = _corpus_vectors(corpus, embedder, args.index_dir)
+    queries = list(load_queries(args.dataset, args.split).values())[: args.queries]
+    sizes = {"scifact": len(corpus), "large": args.large_chunks}
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+
+    results: dict[str, Any] = {}
+    for size, target in sizes.items():
+        for backend in backends:
+            label = f"{backend}/{size}"
+            stores = _open(backend, size, embedder.dimension, args)
+            try:
+                chunks = _build(stores.index, corpus, vectors, target, args.rebuild, label)
+                searcher = Searcher(
+                    stores.index, embedder, RetrievalSettings(tenant=TENANT), audit=_NullAudit()
+                )
+                per_mode = {mode: _measure(searcher, queries, mode) for mode in MODES}
+            finally:
+                stores.close()
+            results[label] = {"backend": backend, "size": size, "chunks": chunks, "modes": per_mode}
+
+    table = Table(title=f"Query latency, {len(queries)} SciFact {args.split} queries, top 10")
+    table.add_column("mode")
+    for label, row in results.items():
+        table.add_column(f"{label}\n{row['chunks']:,} chunks\np50 / p95 ms", justify="right")
+    for mode in MODES:
+        table.add_row(
+            mode,
+            *(f"{r['modes'][mode]['p50_ms']:.1f} / {r['modes'][mode]['p95_ms']:.1f}"
+              for r in results.values()),
+        )  # fmt: skip
+    console.print(table)
+    ratios: dict[str, dict[str, float]] = {}
+    if {"embedded", "opensearch"} <= set(backends):
+        for size in sizes:
+            ratios[size] = {
+                mode: results[f"opensearch/{size}"]["modes"][mode]["p50_ms"]
+                / results[f"embedded/{size}"]["modes"][mode]["p50_ms"]
+                for mode in MODES
+            }
+            console.print(
+                f"p50 ratio opensearch / embedded at {size}: "
+                + ", ".join(f"{m} {r:.2f}" for m, r in ratios[size].items())
+            )
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(
+        json.dumps(
+            {
+                "command": "python bench/query.py " + " ".join(argv or sys.argv[1:]),
+                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "queries": len(queries),
+                "noise_sigma": NOISE,
+                "results": results,
+                "p50_ratio_opensearch_over_embedded": ratios,
+            },
+            indent=2,
+        )
+    )
+    console.print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
