@@ -230,6 +230,15 @@ def assert_index_matches(
     assert stats.chunks == sum(e.chunks for e in expected.values())
 
 
+def index_matches(runtime: commands.Runtime, expected: dict[str, Expected]) -> bool:
+    runtime.stores.index.refresh()
+    actual = {
+        fp.doc_id: (fp.content_fingerprint, fp.acl_fingerprint)
+        for fp in runtime.stores.index.iter_fingerprints(SOURCE)
+    }
+    return actual == {k: (e.content_fingerprint, e.acl_fingerprint) for k, e in expected.items()}
+
+
 # -- driving the CLI ------------------------------------------------------------------------
 
 
@@ -291,7 +300,7 @@ def crash_rounds(workdir: Path, index_section: dict[str, object]) -> None:
     corpus = Corpus(workdir / "corpus", rng)
     config_path = write_config(workdir, index_section)
     config = load_config(config_path)
-    kills = 0
+    kills = diverged = 0
     window = 1.0  # seconds after a run starts within which the kill instant is drawn
     principals: set[str] = set()
     with commands.open_runtime(config) as runtime:
@@ -320,11 +329,16 @@ def crash_rounds(workdir: Path, index_section: dict[str, object]) -> None:
                 process.wait()
                 if process.stderr:
                     process.stderr.close()
-            clean_run(runtime, RunType.incremental)
             expected = expected_state(config)
+            if not index_matches(runtime, expected):
+                diverged += 1  # the kill left work undone: the clean run has to repair it
+            clean_run(runtime, RunType.incremental)
             principals |= {p for e in expected.values() for p in e.acl}
             assert_index_matches(runtime, expected, frozenset(principals))
         assert kills >= KILLS, f"only {kills} kills landed inside a run"
+        print(f"{round_no} rounds, {kills} kills inside a run, {diverged} left the index behind")
+        # Kills that never interrupt real work would prove nothing.
+        assert diverged >= KILLS // 2, f"only {diverged} kills interrupted unfinished work"
         corpus.mutate()
         clean_run(runtime, RunType.full)
         expected = expected_state(config)
