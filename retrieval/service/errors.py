@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
 
 
 class ErrorDetail(BaseModel):
@@ -78,6 +81,12 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         fields = ", ".join(".".join(str(part) for part in d["loc"]) for d in details)
         return error_response(422, "invalid_request", f"invalid request: {fields}", details)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Logged in full here; the caller learns nothing about internals.
+        log.exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "internal error; see the server log")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
