@@ -60,14 +60,20 @@ class SyncScheduler:
                 if interval is None or not supported(connector.capabilities, run_type):
                     continue
                 self.jobs.append((source.id, run_type, interval))
+                # Incremental runs start at once so a fresh scheduler catches up immediately;
+                # the others first fire one interval from now. (None would pause the job.)
+                first = (
+                    {"next_run_time": self.runtime.clock()}
+                    if run_type is RunType.incremental
+                    else {}
+                )
                 self.scheduler.add_job(
                     self.run_once,
                     IntervalTrigger(seconds=interval.total_seconds(), timezone="UTC"),
                     args=(source.id, run_type),
                     id=f"{source.id}:{run_type.value}",
                     name=f"{run_type.value} sync of {source.id}",
-                    # Incremental runs start at once so a fresh scheduler catches up immediately.
-                    next_run_time=self.runtime.clock() if run_type is RunType.incremental else None,
+                    **first,
                 )
 
     def run_once(self, source_id: str, run_type: RunType) -> RunRecord | None:
