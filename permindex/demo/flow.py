@@ -28,6 +28,7 @@ from indexer.settings import ChunkingSettings, EmbeddedSettings, EmbeddingSettin
 from indexer.state_store import RunRecord
 from permindex.demo import generator
 from permindex.demo.generator import Size
+from permindex.demo.golden import write_golden_set
 from permindex.demo.org import ALICE, BOB, SOURCE_ID, TENANT, Person
 from permindex.demo.writer import write_sidecar, write_tree
 from retrieval.identity import IdentityResolver
@@ -84,12 +85,14 @@ class Demo:
         self.model = model
         self.console = console or Console()
         self.clock = clock
+        self.golden_path = workdir / "northwind-golden.yaml"
 
     def run(self) -> DemoOutcome:
         started = time.perf_counter()
         c = self.console
         c.rule("[bold]permindex demo: Northwind Labs")
         files = self._build_tree()
+        self.golden_path = write_golden_set(self.workdir / "northwind-golden.yaml", files)
         outcome = DemoOutcome(root=self.root, index_path=self.index_path, documents=len(files))
         with c.status("Loading the embedding model (all-MiniLM-L6-v2, packaged, offline)..."):
             embedder = make_embedder(EmbeddingSettings(model=self.model))
@@ -120,7 +123,9 @@ class Demo:
         outcome.seconds = time.perf_counter() - started
         c.print(
             f"\nDemo finished in {outcome.seconds:.0f} s. The tree is in [bold]{self.root}[/], "
-            f"the index in [bold]{self.index_path}[/]."
+            f"the index in [bold]{self.index_path}[/].\nCheck quality and leaks with: "
+            f"permindex eval --golden {self.golden_path} --index {self.index_path} "
+            f"--tenant {TENANT}"
         )
         return outcome
 

@@ -4,13 +4,14 @@ permission and a deleted document are gone after one incremental sync."""
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
 from rich.console import Console
 
 from permindex.demo import generator
-from permindex.demo.flow import AFTER_QUERY, QUERIES, doc_id, run_demo
+from permindex.demo.flow import AFTER_QUERY, QUERIES, DemoOutcome, doc_id, run_demo
 from permindex.demo.org import ALICE, BOB
 
 pytestmark = pytest.mark.slow
@@ -25,10 +26,18 @@ def test_generator_is_deterministic_and_realistic() -> None:
     assert "lorem" not in text
 
 
-def test_demo_trims_by_permission_and_applies_revocation_and_deletion(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoOutcome, str]:
+    """One small demo run shared by the tests below (it loads the real model)."""
     console = Console(file=io.StringIO(), width=160)
-    outcome = run_demo(tmp_path, size="small", console=console)
-    shown = console.file.getvalue()  # type: ignore[attr-defined]
+    outcome = run_demo(tmp_path_factory.mktemp("demo"), size="small", console=console)
+    return outcome, console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_demo_trims_by_permission_and_applies_revocation_and_deletion(
+    demo: tuple[DemoOutcome, str],
+) -> None:
+    outcome, shown = demo
 
     for query in QUERIES:
         assert outcome.before[(ALICE.email, query)] != outcome.before[(BOB.email, query)], query
@@ -55,3 +64,25 @@ def test_demo_trims_by_permission_and_applies_revocation_and_deletion(tmp_path: 
     assert incremental.counts.acl_updated >= 1
     assert incremental.counts.chunks_embedded == 0  # an ACL change costs no embedding
     assert "Salary bands 2025" in shown and "is gone" in shown
+
+
+def test_golden_set_of_the_demo_index_has_no_leak(
+    demo: tuple[DemoOutcome, str], tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from permindex.cli import app
+
+    workdir = demo[0].index_path.parent
+    report = tmp_path / "golden.json"
+    result = CliRunner().invoke(
+        app,
+        ["eval", "--golden", str(workdir / "northwind-golden.yaml"),
+         "--index", str(workdir / "demo-index.sqlite"), "--tenant", "northwind",
+         "--mode", "keyword", "--mode", "vector", "--mode", "hybrid", "--json", str(report)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    modes = json.loads(report.read_text())["modes"]
+    assert all(mode["leaks"] == [] and not mode["errors"] for mode in modes.values())
+    # HR finds the confidential bands first: the judged cases are answerable, not empty.
+    assert modes["hybrid"]["per_query"]["bands-hr"]["mrr"] == 1.0
