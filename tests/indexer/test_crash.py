@@ -9,6 +9,7 @@ orphan chunks. The run ends with a clean full run and the same comparison.
 
 from __future__ import annotations
 
+import os
 import random
 import signal
 import subprocess
@@ -353,20 +354,28 @@ def test_sigkill_converges_embedded(tmp_path: Path) -> None:
 
 @pytest.fixture
 def opensearch_index() -> Iterator[dict[str, object]]:
+    """A fresh index prefix on the test node; fails (never skips) when the node is down."""
     from opensearchpy import OpenSearch
 
-    url = "http://127.0.0.1:9200"
-    client = OpenSearch(hosts=[url], timeout=30)
-    if not client.ping():
-        pytest.fail(
-            f"OpenSearch is not reachable at {url}: deploy/local-opensearch/opensearch start"
-        )
+    opensearch_url = os.environ.get("PERMINDEX_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200")
+    probe = OpenSearch(hosts=[opensearch_url], timeout=10)
+    try:
+        if not probe.ping():
+            pytest.fail(
+                f"no OpenSearch at {opensearch_url}: deploy/local-opensearch/opensearch start"
+            )
+    finally:
+        probe.close()
     prefix = f"crash-{uuid.uuid4().hex[:8]}"
-    yield {"opensearch": {"url": url, "index_prefix": prefix}}
-    client.indices.delete(index=f"{prefix}*", expand_wildcards="all", ignore_unavailable=True)
-    for alias in client.indices.get_alias(index="*", ignore_unavailable=True):
-        if alias.startswith(prefix):
-            client.indices.delete(index=alias, ignore_unavailable=True)
+    yield {"opensearch": {"url": opensearch_url, "index_prefix": prefix}}
+    client = OpenSearch(hosts=[opensearch_url], timeout=30)
+    try:
+        # Names resolved first: deleting by wildcard may be refused (destructive_requires_name).
+        names = list(client.indices.get(index=f"{prefix}*", expand_wildcards="all"))
+        if names:
+            client.indices.delete(index=",".join(names), ignore_unavailable=True)
+    finally:
+        client.close()
 
 
 @pytest.mark.slow
