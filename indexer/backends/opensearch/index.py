@@ -1,0 +1,449 @@
+"""The OpenSearch index backend: BM25 and Lucene HNSW k-NN behind aliases, ACL-filtered inside.
+
+Two indices, both behind aliases: ``{prefix}-chunks`` (one document per chunk, with the document's
+fields, ACL and vector) and ``{prefix}-documents`` (one record per document: fingerprints and chunk
+bookkeeping). Chunk ids are ``{doc}#{index}``, so a rewrite overwrites chunks in place and
+deletes the tail up to the record's high-water mark, by id: no search-based delete that would
+miss writes not yet refreshed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from opensearchpy.exceptions import TransportError
+
+from indexer.backend import SCHEMA_VERSION, IndexUnavailableError
+from indexer.backends.opensearch.aliases import (
+    alias_target,
+    ensure_aliased_index,
+    index_meta,
+    rebuild,
+)
+from indexer.backends.opensearch.bulk import BulkPlan, run_bulk
+from indexer.backends.opensearch.client import RETRYABLE_STATUS, Gateway, RetryableBulkError
+from indexer.backends.opensearch.mappings import (
+    IndexNames,
+    chunk_key,
+    chunks_body,
+    doc_key,
+    documents_body,
+)
+from indexer.backends.opensearch.queries import (
+    SOURCE_FIELDS,
+    keyword_body,
+    keyword_hits,
+    unit_vector,
+    vector_body,
+    vector_hits,
+)
+from indexer.records import (
+    AclUpdate,
+    DocFingerprint,
+    DocumentWrite,
+    Hit,
+    IndexStats,
+    SearchFilters,
+    SourceStats,
+    WriteFailure,
+    WriteResult,
+)
+from indexer.settings import OpenSearchSettings
+
+FINGERPRINT_PAGE = 500
+MAX_CHUNKS_PER_DOCUMENT = 10_000
+MAX_K = 10_000
+MAX_SOURCES = 10_000
+
+
+class OpenSearchIndex:
+    name = "opensearch"
+
+    def __init__(self, gw: Gateway, settings: OpenSearchSettings, dimension: int) -> None:
+        self.gw = gw
+        self.settings = settings
+        self.dimension = dimension
+        self.names = IndexNames(settings.index_prefix)
+
+    # -- schema -----------------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        ensure_aliased_index(self.gw, self.names.chunks, chunks_body(self.settings, self.dimension))
+        ensure_aliased_index(self.gw, self.names.documents, documents_body())
+
+    def rebuild(self) -> None:
+        """Rebuild both indices from their current contents and swap the aliases atomically.
+
+        Searches keep working throughout; use it after changing the analyzer or HNSW parameters.
+        Writes made during the copy are lost, so run it while no sync holds a lease.
+        """
+        rebuild(self.gw, self.names.chunks, chunks_body(self.settings, self.dimension))
+        rebuild(self.gw, self.names.documents, documents_body())
+
+    def concrete_indices(self) -> tuple[str | None, str | None]:
+        return (
+            alias_target(self.gw, self.names.chunks),
+            alias_target(self.gw, self.names.documents),
+        )
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write_documents(self, writes: Sequence[DocumentWrite]) -> WriteResult:
+        """Two bulk requests: (1) chunks, stale tails, high-water marks; (2) the records.
+
+        A document's record (its fingerprints) is written only when all its chunks were, so a
+        run interrupted between the requests sees the old fingerprints and writes it again. A
+        document with a failed chunk is removed entirely (it may be half overwritten): it is
+        reported failed, and the next run retries it from scratch.
+        """
+        result = WriteResult()
+        valid: list[tuple[DocumentWrite, list[list[float]]]] = []
+        for write in writes:
+            try:
+                if len(write.chunks) > MAX_CHUNKS_PER_DOCUMENT:
+                    limit = MAX_CHUNKS_PER_DOCUMENT
+                    raise ValueError(f"{len(write.chunks)} chunks (limit {limit})")
+                # The dimension is checked by the index itself (a per-item mapping failure).
+                vectors = [unit_vector(chunk.vector) for chunk in write.chunks]
+            except ValueError as exc:
+                result.failed.append(WriteFailure(doc_id=write.doc_id, reason=str(exc)))
+                continue
+            valid.append((write, vectors))
+        if not valid:
+            return result
+        high_water = self._high_water_marks([w.doc_id for w, _ in valid])
+        now = datetime.now(UTC).isoformat()
+
+        first = BulkPlan()
+        marks: dict[str, int] = {}
+        for write, vectors in valid:
+            count = len(write.chunks)
+            mark = max(high_water.get(write.doc_id, 0), count)
+            marks[write.doc_id] = mark
+            first.update(
+                self.names.documents,
+                doc_key(write.doc_id),
+                {
+                    "doc": {"chunk_hwm": mark},
+                    "upsert": {
+                        **_record_identity(write.doc_id, write.source_id, write.external_id),
+                        "content_fingerprint": "",
+                        "acl_fingerprint": "",
+                        "indexed_at": now,
+                        "chunk_count": 0,
+                        "chunk_hwm": mark,
+                        "committed": False,
+                    },
+                },
+                write.doc_id,
+            )
+            fields = _chunk_fields(write)
+            for chunk, vector in zip(write.chunks, vectors, strict=True):
+                first.index(
+                    self.names.chunks,
+                    chunk_key(write.doc_id, chunk.index),
+                    {**fields, "chunk_index": chunk.index, "body": chunk.text, "vector": vector},
+                    write.doc_id,
+                )
+            written_indices = {chunk.index for chunk in write.chunks}
+            for stale in range(mark):
+                if stale not in written_indices:
+                    first.delete(self.names.chunks, chunk_key(write.doc_id, stale), write.doc_id)
+        failures = run_bulk(self.gw, first)
+
+        second = BulkPlan()
+        for write, _ in valid:
+            if write.doc_id in failures:
+                for index in range(marks[write.doc_id]):
+                    second.delete(self.names.chunks, chunk_key(write.doc_id, index), write.doc_id)
+                second.delete(self.names.documents, doc_key(write.doc_id), write.doc_id)
+                continue
+            count = len(write.chunks)
+            second.index(
+                self.names.documents,
+                doc_key(write.doc_id),
+                {
+                    **_record_identity(write.doc_id, write.source_id, write.external_id),
+                    "content_fingerprint": write.content_fingerprint,
+                    "acl_fingerprint": write.acl_fingerprint,
+                    "indexed_at": now,
+                    "chunk_count": count,
+                    # Chunk indices are 0..count-1 when the indexer numbers them; a sparse
+                    # numbering keeps the highest index + 1 so every chunk stays reachable.
+                    "chunk_hwm": max([count, *(c.index + 1 for c in write.chunks)]),
+                    "committed": True,
+                },
+                write.doc_id,
+            )
+        second_failures = run_bulk(self.gw, second)
+        for write, _ in valid:
+            reason = failures.get(write.doc_id) or second_failures.get(write.doc_id)
+            if reason is None:
+                result.written.append(write.doc_id)
+            else:
+                result.failed.append(WriteFailure(doc_id=write.doc_id, reason=reason))
+        return result
+
+    def delete_documents(self, doc_ids: Sequence[str]) -> None:
+        if not doc_ids:
+            return
+        marks = self._high_water_marks(list(doc_ids))
+        plan = BulkPlan()
+        for doc_id in doc_ids:
+            for index in range(marks.get(doc_id, 0)):
+                plan.delete(self.names.chunks, chunk_key(doc_id, index), doc_id)
+            plan.delete(self.names.documents, doc_key(doc_id), doc_id)
+        failures = run_bulk(self.gw, plan)
+        if failures:
+            raise IndexUnavailableError(f"OpenSearch refused deletes: {failures}")
+        # A sweep by query for chunks no record accounts for (a write interrupted before its
+        # record existed); chunks written by id above are already gone.
+        self.gw.call(
+            self.gw.client.delete_by_query,
+            index=self.names.chunks,
+            body={"query": {"terms": {"doc_id": list(doc_ids)}}},
+            conflicts="proceed",
+            refresh=False,
+        )
+
+    def replace_acls(self, updates: Sequence[AclUpdate]) -> WriteResult:
+        result = WriteResult()
+        if not updates:
+            return result
+        records = self._records([u.doc_id for u in updates])
+        now = datetime.now(UTC).isoformat()
+        plan = BulkPlan()
+        present: list[AclUpdate] = []
+        for update in updates:
+            record = records.get(update.doc_id)
+            if record is None:
+                result.failed.append(
+                    WriteFailure(doc_id=update.doc_id, reason="document is not in the index")
+                )
+                continue
+            present.append(update)
+            count = int(record.get("chunk_count", 0))
+            mark = max(count, int(record.get("chunk_hwm", 0)))
+            for index in range(mark):
+                plan.update(
+                    self.names.chunks,
+                    chunk_key(update.doc_id, index),
+                    {"doc": {"acl": sorted(update.acl)}},
+                    update.doc_id,
+                    # Beyond chunk_count only leftovers of an interrupted write may exist.
+                    missing_ok=index >= count,
+                )
+        failures = run_bulk(self.gw, plan)
+        records_plan = BulkPlan()
+        for update in present:
+            if update.doc_id not in failures:
+                records_plan.update(
+                    self.names.documents,
+                    doc_key(update.doc_id),
+                    {"doc": {"acl_fingerprint": update.acl_fingerprint, "indexed_at": now}},
+                    update.doc_id,
+                )
+        failures.update(run_bulk(self.gw, records_plan))
+        for update in present:
+            if update.doc_id in failures:
+                result.failed.append(
+                    WriteFailure(doc_id=update.doc_id, reason=failures[update.doc_id])
+                )
+            else:
+                result.written.append(update.doc_id)
+        return result
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def iter_fingerprints(self, source_id: str) -> Iterator[DocFingerprint]:
+        # Keyset pages sorted by doc_id: bounded memory, and the caller may write between pages.
+        self.gw.call(self.gw.client.indices.refresh, index=self.names.documents)
+        after: list[Any] | None = None
+        while True:
+            body: dict[str, Any] = {
+                "size": FINGERPRINT_PAGE,
+                "query": {"term": {"source_id": source_id}},
+                "sort": [{"doc_id": "asc"}],
+                "_source": [
+                    "doc_id",
+                    "external_id",
+                    "content_fingerprint",
+                    "acl_fingerprint",
+                    "indexed_at",
+                ],
+            }
+            if after is not None:
+                body["search_after"] = after
+            page = self.gw.call(self.gw.client.search, index=self.names.documents, body=body)
+            hits = page["hits"]["hits"]
+            for raw in hits:
+                source = raw["_source"]
+                yield DocFingerprint(
+                    doc_id=source["doc_id"],
+                    external_id=source["external_id"],
+                    content_fingerprint=source["content_fingerprint"],
+                    acl_fingerprint=source["acl_fingerprint"],
+                    indexed_at=datetime.fromisoformat(source["indexed_at"]),
+                )
+            if len(hits) < FINGERPRINT_PAGE:
+                return
+            after = hits[-1]["sort"]
+
+    def keyword_search(
+        self, query: str, principals: frozenset[str], filters: SearchFilters, k: int
+    ) -> list[Hit]:
+        if not principals or k <= 0 or not query.strip():
+            return []
+        body = keyword_body(query, principals, filters, min(k, MAX_K))
+        return keyword_hits(self._search(body))
+
+    def vector_search(
+        self, vector: Sequence[float], principals: frozenset[str], filters: SearchFilters, k: int
+    ) -> list[Hit]:
+        query = unit_vector(vector, self.dimension)
+        if not principals or k <= 0:
+            return []
+        return vector_hits(self._search(vector_body(query, principals, filters, min(k, MAX_K))))
+
+    def hybrid_candidates(
+        self,
+        query: str,
+        vector: Sequence[float],
+        principals: frozenset[str],
+        filters: SearchFilters,
+        k: int,
+    ) -> tuple[list[Hit], list[Hit]]:
+        unit = unit_vector(vector, self.dimension)
+        if not principals or k <= 0:
+            return [], []
+        k = min(k, MAX_K)
+        if not query.strip():
+            return [], self.vector_search(unit, principals, filters, k)
+        # Both legs in one _msearch round trip.
+        header = {"index": self.names.chunks}
+        body = [
+            header,
+            keyword_body(query, principals, filters, k),
+            header,
+            vector_body(unit, principals, filters, k),
+        ]
+        responses = self.gw.call(self._msearch, body)
+        return keyword_hits(responses[0]), vector_hits(responses[1])
+
+    def get_document_chunks(self, doc_id: str, principals: frozenset[str]) -> list[Hit]:
+        if not principals:
+            return []
+        body = {
+            "size": MAX_CHUNKS_PER_DOCUMENT,
+            "_source": SOURCE_FIELDS,
+            "query": {
+                "bool": {
+                    "filter": [
+                        {"term": {"doc_id": doc_id}},
+                        {"terms": {"acl": sorted(principals)}},
+                    ]
+                }
+            },
+            "sort": [{"chunk_index": "asc"}],
+        }
+        hits = keyword_hits(self._search(body))
+        return [hit.model_copy(update={"score": 0.0}) for hit in hits]
+
+    def stats(self) -> IndexStats:
+        def per_source(index: str) -> dict[str, int]:
+            body = {
+                "size": 0,
+                "aggs": {"sources": {"terms": {"field": "source_id", "size": MAX_SOURCES}}},
+            }
+            response = self.gw.call(self.gw.client.search, index=index, body=body)
+            buckets = response["aggregations"]["sources"]["buckets"]
+            return {b["key"]: int(b["doc_count"]) for b in buckets}
+
+        documents = per_source(self.names.documents)
+        chunks = per_source(self.names.chunks)
+        sources = {
+            source: SourceStats(documents=documents.get(source, 0), chunks=chunks.get(source, 0))
+            for source in sorted(set(documents) | set(chunks))
+        }
+        target = alias_target(self.gw, self.names.chunks)
+        version = int(index_meta(self.gw, target).get("schema_version", 0)) if target else 0
+        size = self.gw.call(
+            self.gw.client.indices.stats,
+            index=f"{self.names.chunks},{self.names.documents}",
+            metric="store",
+        )
+        return IndexStats(
+            backend=self.name,
+            schema_version=version or SCHEMA_VERSION,
+            documents=sum(s.documents for s in sources.values()),
+            chunks=sum(s.chunks for s in sources.values()),
+            sources=sources,
+            size_bytes=int(size["_all"]["primaries"]["store"]["size_in_bytes"]),
+        )
+
+    def refresh(self) -> None:
+        self.gw.call(
+            self.gw.client.indices.refresh, index=f"{self.names.chunks},{self.names.documents}"
+        )
+
+    def close(self) -> None:
+        self.gw.close()
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _search(self, body: dict[str, Any]) -> dict[str, Any]:
+        response: dict[str, Any] = self.gw.call(
+            self.gw.client.search, index=self.names.chunks, body=body
+        )
+        return response
+
+    def _msearch(self, body: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        responses: list[dict[str, Any]] = self.gw.client.msearch(body=body)["responses"]
+        for response in responses:
+            if "error" in response:
+                status = int(response.get("status", 500))
+                if status in RETRYABLE_STATUS:
+                    raise RetryableBulkError(str(response["error"]))
+                raise TransportError(status, str(response["error"]), response["error"])
+        return responses
+
+    def _records(self, doc_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Realtime reads (mget) of the records of ``doc_ids``: no refresh needed."""
+        if not doc_ids:
+            return {}
+        keys = {doc_key(doc_id): doc_id for doc_id in doc_ids}
+        response = self.gw.call(
+            self.gw.client.mget,
+            index=self.names.documents,
+            body={"ids": list(keys)},
+            _source=["chunk_count", "chunk_hwm"],
+        )
+        return {keys[doc["_id"]]: doc["_source"] for doc in response["docs"] if doc.get("found")}
+
+    def _high_water_marks(self, doc_ids: list[str]) -> dict[str, int]:
+        return {
+            doc_id: max(int(record.get("chunk_count", 0)), int(record.get("chunk_hwm", 0)))
+            for doc_id, record in self._records(doc_ids).items()
+        }
+
+
+def _record_identity(doc_id: str, source_id: str, external_id: str) -> dict[str, str]:
+    return {"doc_id": doc_id, "source_id": source_id, "external_id": external_id}
+
+
+def _chunk_fields(write: DocumentWrite) -> dict[str, Any]:
+    return {
+        "doc_id": write.doc_id,
+        "source_id": write.source_id,
+        "external_id": write.external_id,
+        "doc_type": write.doc_type,
+        "content_type": write.content_type,
+        "title": write.title,
+        "url": write.url,
+        "author": write.author,
+        "breadcrumbs": list(write.breadcrumbs),
+        "updated_at": write.updated_at.isoformat(),
+        "acl": sorted(write.acl),
+    }

@@ -1,0 +1,193 @@
+"""Query bodies of the OpenSearch backend and the mapping of hits back to records.
+
+The ACL is a ``terms`` filter on the ``acl`` keyword field: a chunk with an empty ACL has no
+term and can never match, so fail-closed needs no special case. It sits in the ``bool.filter``
+of the BM25 query and *inside* the ``knn`` clause, so the Lucene engine filters before it picks
+the k nearest: k permitted chunks come back even when most of the index is forbidden.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from indexer.records import Hit, SearchFilters
+
+TITLE_BOOST = 2.0
+HIGHLIGHT_FRAGMENT_CHARS = 160
+SOURCE_FIELDS = [
+    "doc_id",
+    "source_id",
+    "external_id",
+    "chunk_index",
+    "doc_type",
+    "content_type",
+    "title",
+    "body",
+    "url",
+    "author",
+    "breadcrumbs",
+    "updated_at",
+    "acl",
+]
+
+
+def unit_vector(vector: Sequence[float], dimension: int | None = None) -> list[float]:
+    """A finite, L2-normalised copy of ``vector``; ValueError for one the index cannot hold."""
+    array = np.asarray(vector, dtype=np.float64)
+    if array.ndim != 1 or (dimension is not None and array.shape[0] != dimension):
+        raise ValueError(f"vector has {array.size} dimensions, the index expects {dimension}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError("vector contains NaN or infinite values")
+    norm = float(np.linalg.norm(array))
+    if norm == 0.0:
+        raise ValueError("vector is all zeros")
+    return [float(x) for x in array / norm]
+
+
+def _iso(value: datetime) -> str:
+    # Naive bounds are read as UTC, as in the embedded backend.
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.isoformat()
+
+
+def permitted_filter(principals: frozenset[str], filters: SearchFilters) -> list[dict[str, Any]]:
+    """Filter clauses admitting only chunks the caller may see and the filters select."""
+    clauses: list[dict[str, Any]] = [{"terms": {"acl": sorted(principals)}}]
+    if filters.sources is not None:
+        clauses.append({"terms": {"source_id": sorted(filters.sources)}})
+    if filters.doc_types is not None:
+        clauses.append({"terms": {"doc_type": sorted(filters.doc_types)}})
+    bounds: dict[str, str] = {}
+    if filters.updated_after is not None:
+        bounds["gte"] = _iso(filters.updated_after)
+    if filters.updated_before is not None:
+        bounds["lte"] = _iso(filters.updated_before)
+    if bounds:
+        clauses.append({"range": {"updated_at": bounds}})
+    return clauses
+
+
+_QUERY_SEPARATORS = str.maketrans({"\x00": " ", ":": " ", "\uff1a": " ", "\ufe55": " "})
+
+
+def keyword_body(
+    query: str, principals: frozenset[str], filters: SearchFilters, k: int
+) -> dict[str, Any]:
+    # `match` analyses the text as plain words: user syntax (quotes, AND, field:) is never
+    # interpreted, unlike query_string.
+    # The standard tokenizer keeps "title:revenue" as one token (a colon joins letters in
+    # UAX#29), so a field-like prefix would hide the word; a colon never carries meaning here.
+    text = query.translate(_QUERY_SEPARATORS)
+    return {
+        "size": k,
+        "_source": SOURCE_FIELDS,
+        "query": {
+            "bool": {
+                "should": [
+                    {"match": {"title": {"query": text, "boost": TITLE_BOOST}}},
+                    {"match": {"body": {"query": text}}},
+                ],
+                "minimum_should_match": 1,
+                "filter": permitted_filter(principals, filters),
+            }
+        },
+        "highlight": {
+            "pre_tags": ["<em>"],
+            "post_tags": ["</em>"],
+            "fields": {
+                "body": {"fragment_size": HIGHLIGHT_FRAGMENT_CHARS, "number_of_fragments": 3},
+                "title": {"number_of_fragments": 0},
+            },
+        },
+    }
+
+
+def knn_clause(
+    vector: list[float], principals: frozenset[str], filters: SearchFilters, k: int
+) -> dict[str, Any]:
+    return {
+        "knn": {
+            "vector": {
+                "vector": vector,
+                "k": k,
+                "filter": {"bool": {"filter": permitted_filter(principals, filters)}},
+            }
+        }
+    }
+
+
+def vector_body(
+    vector: list[float], principals: frozenset[str], filters: SearchFilters, k: int
+) -> dict[str, Any]:
+    return {
+        "size": k,
+        "_source": SOURCE_FIELDS,
+        "query": knn_clause(vector, principals, filters, k),
+    }
+
+
+def inner_product_from_score(score: float) -> float:
+    """Undo Lucene's max-inner-product scaling so vector scores are cosine similarities.
+
+    Lucene scores an inner product ``ip`` as ``ip + 1`` when ``ip >= 0`` and ``1 / (1 - ip)``
+    otherwise; both backends report the similarity itself.
+    """
+    if score >= 1.0:
+        return score - 1.0
+    if score <= 0.0:
+        return -math.inf
+    return 1.0 - 1.0 / score
+
+
+def hit_from_source(
+    chunk_id: str, source: dict[str, Any], score: float, highlights: list[str]
+) -> Hit:
+    return Hit(
+        chunk_id=chunk_id,
+        doc_id=source["doc_id"],
+        source_id=source["source_id"],
+        external_id=source["external_id"],
+        chunk_index=int(source["chunk_index"]),
+        text=source.get("body") or "",
+        title=source.get("title") or "",
+        url=source.get("url"),
+        author=source.get("author"),
+        doc_type=source["doc_type"],
+        content_type=source["content_type"],
+        updated_at=datetime.fromisoformat(source["updated_at"]),
+        breadcrumbs=tuple(source.get("breadcrumbs") or ()),
+        acl=frozenset(source.get("acl") or ()),
+        score=score,
+        highlights=highlights,
+    )
+
+
+def keyword_hits(response: dict[str, Any]) -> list[Hit]:
+    hits = []
+    for raw in response["hits"]["hits"]:
+        marked = raw.get("highlight", {})
+        fragments = list(marked.get("body", [])) or list(marked.get("title", []))
+        score = float(raw.get("_score") or 0.0)
+        hits.append(hit_from_source(raw["_id"], raw["_source"], score, fragments))
+    return hits
+
+
+def vector_hits(response: dict[str, Any]) -> list[Hit]:
+    return [
+        hit_from_source(
+            raw["_id"], raw["_source"], inner_product_from_score(float(raw["_score"])), []
+        )
+        for raw in response["hits"]["hits"]
+    ]
+
+
+def chunk_source(
+    write_fields: dict[str, Any], chunk_index: int, text: str, vector: list[float]
+) -> dict[str, Any]:
+    return {**write_fields, "chunk_index": chunk_index, "body": text, "vector": vector}
