@@ -21,7 +21,6 @@ The indexes are built once and reused (``--rebuild`` forces a rebuild): the embe
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import random
 import statistics
@@ -43,12 +42,13 @@ from indexer.embedding import Embedder, SentenceTransformerEmbedder
 from indexer.records import ChunkWrite, DocumentWrite
 from indexer.settings import EmbeddedSettings, EmbeddingSettings, IndexSettings, OpenSearchSettings
 from retrieval.evaluation.beir import BeirDocument, iter_corpus, load_queries
-from retrieval.evaluation.ingest import embedding_text
+from retrieval.evaluation.ingest import VectorCache, embed_with_cache
 from retrieval.models import SearchMode, SearchQuery
 from retrieval.searcher import Searcher
 from retrieval.settings import RetrievalSettings
 
 SOURCE = "bench"
+MODEL = "all-MiniLM-L6-v2"
 TENANT = "bench"
 MODES: list[SearchMode] = ["keyword", "vector", "hybrid"]
 GROUPS = [f"group:{SOURCE}:team-{i:02d}" for i in range(50)]
@@ -78,19 +78,16 @@ def _acl(rng: random.Random) -> frozenset[str]:
 def _corpus_vectors(
     corpus: list[BeirDocument], embedder: Embedder, cache: Path
 ) -> npt.NDArray[np.float32]:
-    digest = hashlib.sha256("".join(d.id for d in corpus).encode()).hexdigest()[:12]
-    path = cache / f"corpus-vectors-{digest}.npy"
-    if path.exists():
-        return np.load(path)
-    console.print(f"embedding {len(corpus)} abstracts once (cached in {path})...")
+    """The abstracts' vectors, shared with ``permindex eval``'s vector cache when it has them."""
     started = time.perf_counter()
-    vectors = np.asarray(
-        embedder.embed_documents([embedding_text(d) for d in corpus]), dtype=np.float32
-    )
-    console.print(f"  {time.perf_counter() - started:.0f} s")
-    cache.mkdir(parents=True, exist_ok=True)
-    np.save(path, vectors)
-    return vectors
+    vectors, cached = embed_with_cache(corpus, embedder, MODEL, store := VectorCache(cache))
+    store.save()
+    if cached < len(corpus):
+        console.print(
+            f"embedded {len(corpus) - cached} abstracts in {time.perf_counter() - started:.0f} s "
+            f"(cached in {cache})"
+        )
+    return np.stack(vectors)
 
 
 def _sentences(text: str) -> list[str]:
@@ -239,13 +236,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="embedded,opensearch")
     parser.add_argument("--index-dir", type=Path, default=Path("var/bench"))
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument(
+        "--vector-cache", type=Path, default=Path("var/eval/beir-scifact.vectors.npz")
+    )
     parser.add_argument("--json", type=Path, default=Path("bench/results/query.json"))
     args = parser.parse_args(argv)
     args.index_dir.mkdir(parents=True, exist_ok=True)
 
-    embedder = SentenceTransformerEmbedder(EmbeddingSettings())
+    embedder = SentenceTransformerEmbedder(EmbeddingSettings(model=MODEL))
     corpus = list(iter_corpus(args.dataset))
-    vectors = _corpus_vectors(corpus, embedder, args.index_dir)
+    vectors = _corpus_vectors(corpus, embedder, args.vector_cache)
     queries = list(load_queries(args.dataset, args.split).values())[: args.queries]
     sizes = {"scifact": len(corpus), "large": args.large_chunks}
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]

@@ -88,6 +88,11 @@ def eval_command(
         False, help="BEIR: trust an already built index and index nothing."
     ),
     batch_size: int = typer.Option(256, help="BEIR ingestion: documents per embedding batch."),
+    vector_cache: Path | None = typer.Option(
+        None,
+        help="BEIR: .npz of corpus vectors shared across backends "
+        "(default var/eval/<source>.vectors.npz; 'none' to disable).",
+    ),
     json_out: Path | None = typer.Option(None, "--json", help="Write the report as JSON."),
     markdown_out: Path | None = typer.Option(None, "--markdown", help="Write it as Markdown."),
     baseline: Path | None = typer.Option(None, help="Baseline report (JSON) to compare with."),
@@ -120,7 +125,11 @@ def eval_command(
     try:
         ingest: IngestStats | None = None
         if beir is not None and not skip_ingest:
-            ingest = _ingest(console, stores, embedder, beir, source_id or "", model, batch_size)
+            cache = vector_cache or Path("var") / "eval" / f"{source_id}.vectors.npz"
+            ingest = _ingest(
+                console, stores, embedder, beir, source_id or "", model, batch_size,
+                None if str(cache) == "none" else cache,
+            )  # fmt: skip
         settings = RetrievalSettings(
             tenant=BEIR_TENANT if beir is not None else tenant,
             keyword_weight=keyword_weight,
@@ -204,6 +213,7 @@ def _ingest(
     source_id: str,
     model: str,
     batch_size: int,
+    vector_cache: Path | None,
 ) -> IngestStats:
     with Progress(
         TextColumn("indexing {task.description}"),
@@ -222,6 +232,7 @@ def _ingest(
             tenant=BEIR_TENANT,
             model_name=model,
             batch_size=batch_size,
+            vector_cache=vector_cache,
             on_progress=lambda s: progress.update(task, completed=s.documents, embedded=s.embedded),
         )
     console.print(

@@ -41,6 +41,8 @@ def _beir_dir(root: Path) -> Path:
 
 
 def _eval(args: list[str]) -> tuple[int, str]:
+    if "--beir" in args and "--vector-cache" not in args:
+        args = [*args, "--vector-cache", "none"]
     result = CliRunner().invoke(app, ["eval", *args])
     return result.exit_code, result.output
 
@@ -71,6 +73,22 @@ def test_beir_keyword_ndcg_matches_the_known_ranking(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 0, output
     assert json.loads(report_path.read_text())["ingest"]["embedded"] == 0
+
+
+def test_vector_cache_lets_another_index_skip_embedding(tmp_path: Path) -> None:
+    beir = _beir_dir(tmp_path / "tiny")
+    cache = tmp_path / "vectors.npz"
+    for number, expected_cached in ((1, 0), (2, 4)):
+        report = tmp_path / f"r{number}.json"
+        code, output = _eval(
+            ["--beir", str(beir), "--mode", "vector", "--model", MODEL, "--vector-cache",
+             str(cache), "--index", str(tmp_path / f"idx{number}.sqlite"), "--json", str(report)]
+        )  # fmt: skip
+        assert code == 0, output
+        ingest = json.loads(report.read_text())["ingest"]
+        assert (ingest["embedded"], ingest["cached_vectors"]) == (4, expected_cached)
+    first, second = (json.loads((tmp_path / f"r{n}.json").read_text()) for n in (1, 2))
+    assert first["modes"]["vector"]["metrics"] == second["modes"]["vector"]["metrics"]
 
 
 def test_regression_against_baseline_fails_the_run(tmp_path: Path) -> None:
