@@ -47,6 +47,10 @@ def prefix(raw_client: OpenSearch) -> Iterator[str]:
     found = list(raw_client.indices.get(index=f"{name}-*", expand_wildcards="all"))
     if found:
         raw_client.indices.delete(index=",".join(found), ignore_unavailable=True)
+    pipelines = raw_client.transport.perform_request("GET", "/_search/pipeline")
+    for pipeline in pipelines or {}:
+        if pipeline.startswith(f"{name}-"):
+            raw_client.transport.perform_request("DELETE", f"/_search/pipeline/{pipeline}")
 
 
 OpenStores = Callable[..., Stores]
