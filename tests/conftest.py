@@ -42,17 +42,20 @@ def opensearch_url() -> str:
 
     url = opensearch_test_url()
     client = OpenSearch(hosts=[url], timeout=10)
+    problem: str | None = None
     try:
-        client.cluster.health(wait_for_status="yellow", timeout="10s")
+        client.cluster.health(wait_for_status="yellow", request_timeout=20)
     except Exception as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    finally:
+        client.close()
+    if problem is not None:  # failed outside the handler, so the report is this message alone
         pytest.fail(
-            f"OpenSearch is not reachable at {url} ({type(exc).__name__}: {exc}). "
+            f"OpenSearch is not reachable at {url} ({problem}). "
             "Start the local node with `deploy/local-opensearch/opensearch start` "
             f"(or point {OPENSEARCH_URL_ENV} at a running node).",
             pytrace=False,
         )
-    finally:
-        client.close()
     return url
 
 
