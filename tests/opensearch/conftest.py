@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from opensearchpy import OpenSearch
+from opensearchpy.exceptions import NotFoundError
 
 from indexer.backends import Stores
 from indexer.backends.opensearch import open_opensearch
@@ -47,7 +48,10 @@ def prefix(raw_client: OpenSearch) -> Iterator[str]:
     found = list(raw_client.indices.get(index=f"{name}-*", expand_wildcards="all"))
     if found:
         raw_client.indices.delete(index=",".join(found), ignore_unavailable=True)
-    pipelines = raw_client.transport.perform_request("GET", "/_search/pipeline")
+    try:
+        pipelines = raw_client.transport.perform_request("GET", "/_search/pipeline")
+    except NotFoundError:  # the node answers 404 when it has no pipeline at all
+        pipelines = {}
     for pipeline in pipelines or {}:
         if pipeline.startswith(f"{name}-"):
             raw_client.transport.perform_request("DELETE", f"/_search/pipeline/{pipeline}")

@@ -170,9 +170,20 @@ def test_only_one_of_many_racing_workers_gets_the_lease(
     assert len(winners) == 1 and len(losers) == 5
 
 
-def test_an_unreachable_node_is_a_systemic_failure() -> None:
-    with pytest.raises(IndexUnavailableError):
-        open_opensearch(OpenSearchSettings(url="http://127.0.0.1:9", timeout_s=1.0), DIM)
+def test_an_unreachable_node_is_a_systemic_failure_of_every_store() -> None:
+    # Opening does not fail (a service starts and reports not-ready); every call does.
+    stores = open_opensearch(OpenSearchSettings(url="http://127.0.0.1:9", timeout_s=1.0), DIM)
+    try:
+        with pytest.raises(IndexUnavailableError):
+            stores.index.keyword_search("x", frozenset({ALICE}), EVERYTHING, 5)
+        with pytest.raises(IndexUnavailableError):
+            stores.index.write_documents([document("wiki", "1", [("t", axis(0, DIM))], {ALICE})])
+        with pytest.raises(IndexUnavailableError):
+            stores.state.get_checkpoint("wiki")
+        with pytest.raises(IndexUnavailableError):
+            stores.directory.members_of("group:wiki:eng")
+    finally:
+        stores.close()
 
 
 def test_neural_search_hybrid_query_fuses_both_legs_on_the_node_under_the_acl(

@@ -17,9 +17,10 @@ from opensearchpy import helpers
 from connectors.directory import GroupMembership, IdentityMapping
 from connectors.principals import normalise_email
 from indexer.backend import IndexUnavailableError
+from indexer.backends.opensearch.aliases import ensure_plain_index
 from indexer.backends.opensearch.bulk import BulkPlan, run_bulk
 from indexer.backends.opensearch.client import Gateway
-from indexer.backends.opensearch.mappings import IndexNames
+from indexer.backends.opensearch.mappings import IndexNames, directory_body
 
 ROWS_PER_BULK = 2_000
 MAX_TERMS = 60_000
@@ -29,6 +30,12 @@ class OpenSearchDirectoryStore:
     def __init__(self, gw: Gateway, names: IndexNames) -> None:
         self.gw = gw
         self.index = names.directory
+        self._index_ready = False
+
+    def ensure_index(self) -> None:
+        if not self._index_ready:
+            ensure_plain_index(self.gw, self.index, directory_body())
+            self._index_ready = True
 
     def replace_groups(self, source_id: str, memberships: Iterable[GroupMembership]) -> None:
         rows = (
@@ -66,6 +73,7 @@ class OpenSearchDirectoryStore:
     # -- helpers ----------------------------------------------------------------------------
 
     def _replace(self, source_id: str, kind: str, rows: Iterable[dict[str, str]]) -> None:
+        self.ensure_index()
         generation = uuid.uuid4().hex
         plan = BulkPlan()
         seen: set[tuple[str, ...]] = set()
@@ -122,6 +130,7 @@ class OpenSearchDirectoryStore:
             raise IndexUnavailableError(f"directory rows were refused: {failures}")
 
     def _current_generations(self, kind: str) -> list[str]:
+        self.ensure_index()
         # Pointers of this kind keep the kind in their `group` field (see _replace).
         query = {"bool": {"filter": [{"term": {"kind": "pointer"}}, {"term": {"group": kind}}]}}
         return sorted(self._scan_field(query, "generation"))

@@ -72,6 +72,7 @@ class OpenSearchIndex:
         self.settings = settings
         self.dimension = dimension
         self.names = IndexNames(settings.index_prefix)
+        self._schema_ready = False
         self._neural: bool | None = None
         self._pipelines: set[str] = set()
 
@@ -80,6 +81,12 @@ class OpenSearchIndex:
     def ensure_schema(self) -> None:
         ensure_aliased_index(self.gw, self.names.chunks, chunks_body(self.settings, self.dimension))
         ensure_aliased_index(self.gw, self.names.documents, documents_body())
+        self._schema_ready = True
+
+    def _ready(self) -> None:
+        # Opened while the node was down: create the indices on first use instead.
+        if not self._schema_ready:
+            self.ensure_schema()
 
     def rebuild(self) -> None:
         """Rebuild both indices from their current contents and swap the aliases atomically.
@@ -106,6 +113,7 @@ class OpenSearchIndex:
         document with a failed chunk is removed entirely (it may be half overwritten): it is
         reported failed, and the next run retries it from scratch.
         """
+        self._ready()
         result = WriteResult()
         valid: list[tuple[DocumentWrite, list[list[float]]]] = []
         for write in writes:
@@ -195,6 +203,7 @@ class OpenSearchIndex:
         return result
 
     def delete_documents(self, doc_ids: Sequence[str]) -> None:
+        self._ready()
         if not doc_ids:
             return
         marks = self._high_water_marks(list(doc_ids))
@@ -217,6 +226,7 @@ class OpenSearchIndex:
         )
 
     def replace_acls(self, updates: Sequence[AclUpdate]) -> WriteResult:
+        self._ready()
         result = WriteResult()
         if not updates:
             return result
@@ -266,6 +276,7 @@ class OpenSearchIndex:
     # -- reads ------------------------------------------------------------------------------
 
     def iter_fingerprints(self, source_id: str) -> Iterator[DocFingerprint]:
+        self._ready()
         # Keyset pages sorted by doc_id: bounded memory, and the caller may write between pages.
         self.gw.call(self.gw.client.indices.refresh, index=self.names.documents)
         after: list[Any] | None = None
@@ -302,6 +313,7 @@ class OpenSearchIndex:
     def keyword_search(
         self, query: str, principals: frozenset[str], filters: SearchFilters, k: int
     ) -> list[Hit]:
+        self._ready()
         if not principals or k <= 0 or not query.strip():
             return []
         body = keyword_body(query, principals, filters, min(k, MAX_K))
@@ -310,6 +322,7 @@ class OpenSearchIndex:
     def vector_search(
         self, vector: Sequence[float], principals: frozenset[str], filters: SearchFilters, k: int
     ) -> list[Hit]:
+        self._ready()
         query = unit_vector(vector, self.dimension)
         if not principals or k <= 0:
             return []
@@ -323,6 +336,7 @@ class OpenSearchIndex:
         filters: SearchFilters,
         k: int,
     ) -> tuple[list[Hit], list[Hit]]:
+        self._ready()
         unit = unit_vector(vector, self.dimension)
         if not principals or k <= 0:
             return [], []
@@ -354,6 +368,7 @@ class OpenSearchIndex:
         None (not an error) when ``use_hybrid_query`` is off or the node lacks the plugin: the
         caller then fuses ``hybrid_candidates`` itself.
         """
+        self._ready()
         if not self.hybrid_query_available():
             return None
         unit = unit_vector(vector, self.dimension)
@@ -380,6 +395,7 @@ class OpenSearchIndex:
         return self._neural
 
     def get_document_chunks(self, doc_id: str, principals: frozenset[str]) -> list[Hit]:
+        self._ready()
         if not principals:
             return []
         body = {
@@ -399,6 +415,8 @@ class OpenSearchIndex:
         return [hit.model_copy(update={"score": 0.0}) for hit in hits]
 
     def stats(self) -> IndexStats:
+        self._ready()
+
         def per_source(index: str) -> dict[str, int]:
             body = {
                 "size": 0,
@@ -431,6 +449,7 @@ class OpenSearchIndex:
         )
 
     def refresh(self) -> None:
+        self._ready()
         self.gw.call(
             self.gw.client.indices.refresh, index=f"{self.names.chunks},{self.names.documents}"
         )

@@ -18,8 +18,9 @@ from typing import Any
 from opensearchpy.exceptions import ConflictError, NotFoundError
 
 from connectors.events import Checkpoint
+from indexer.backends.opensearch.aliases import ensure_plain_index
 from indexer.backends.opensearch.client import Gateway
-from indexer.backends.opensearch.mappings import IndexNames
+from indexer.backends.opensearch.mappings import IndexNames, runs_body, state_body
 from indexer.state_store import Lease, LeaseHeldError, LeaseLostError, RunRecord
 
 MAX_RUNS = 10_000
@@ -36,6 +37,13 @@ class OpenSearchStateStore:
     def __init__(self, gw: Gateway, names: IndexNames) -> None:
         self.gw = gw
         self.names = names
+        self._indices_ready = False
+
+    def ensure_indices(self) -> None:
+        if not self._indices_ready:
+            ensure_plain_index(self.gw, self.names.state, state_body())
+            ensure_plain_index(self.gw, self.names.runs, runs_body())
+            self._indices_ready = True
 
     # -- leases -----------------------------------------------------------------------------
 
@@ -80,6 +88,7 @@ class OpenSearchStateStore:
     # -- runs -------------------------------------------------------------------------------
 
     def save_run(self, run: RunRecord) -> None:
+        self.ensure_indices()
         # Runs are listed by search, so the write waits for a refresh: `permindex status` right
         # after a run shows it. Run records are few; the refresh is cheap.
         self.gw.call(
@@ -106,6 +115,7 @@ class OpenSearchStateStore:
         )
 
     def recent_runs(self, source_id: str | None = None, limit: int = 20) -> list[RunRecord]:
+        self.ensure_indices()
         query: dict[str, Any] = (
             {"match_all": {}} if source_id is None else {"term": {"source_id": source_id}}
         )
@@ -125,6 +135,7 @@ class OpenSearchStateStore:
     # -- helpers ----------------------------------------------------------------------------
 
     def _read(self, source_id: str) -> _Versioned:
+        self.ensure_indices()
         try:
             doc = self.gw.call(self.gw.client.get, index=self.names.state, id=source_id)
         except NotFoundError:
