@@ -14,8 +14,10 @@ class OpenSearchSettings(BaseModel):
     password: str | None = None
     verify_certs: bool = True
     timeout_s: float = 30.0
-    # `standard` always exists; the official image also has `english` and friends.
-    analyzer: str = "standard"
+    # "porter" is the backend's own analyzer (standard tokenizer, lowercase, ASCII folding,
+    # Porter stemming: the embedded index's analysis). Any analyzer the node has also works:
+    # `standard` always exists; `english` and friends need the analysis-common module.
+    analyzer: str = "porter"
     # Use the neural-search plugin's `hybrid` query with a normalization pipeline when present.
     use_hybrid_query: bool = False
     hnsw_m: int = 16

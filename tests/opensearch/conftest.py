@@ -65,10 +65,8 @@ def open_stores(node_url: str, prefix: str) -> Iterator[OpenStores]:
     opened: list[Stores] = []
 
     def make(dimension: int = 8, **settings: object) -> Stores:
-        stores = open_opensearch(
-            OpenSearchSettings(url=node_url, index_prefix=prefix, **settings),
-            dimension,
-        )
+        fields = {"url": node_url, "index_prefix": prefix, **settings}
+        stores = open_opensearch(OpenSearchSettings.model_validate(fields), dimension)
         opened.append(stores)
         return stores
 

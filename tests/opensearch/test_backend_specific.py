@@ -45,6 +45,25 @@ def test_chunks_live_behind_an_alias_with_a_lucene_hnsw_vector_field(
     assert settings["knn"] == "true"
 
 
+def test_the_default_analyzer_stems_like_the_embedded_index_and_others_can_be_named(
+    open_stores: OpenStores, raw_client: OpenSearch, prefix: str
+) -> None:
+    index = _index(open_stores)
+    index.write_documents([document("wiki", "1", [("kubernetes services", axis(0, DIM))], {ALICE})])
+    index.refresh()
+    [hit] = index.keyword_search("service", frozenset({ALICE}), EVERYTHING, 5)
+    assert hit.doc_id == "wiki:1"
+
+    other = open_stores(DIM, index_prefix=f"{prefix}-std", analyzer="standard").index
+    assert isinstance(other, OpenSearchIndex)
+    other.write_documents([document("wiki", "1", [("kubernetes services", axis(0, DIM))], {ALICE})])
+    other.refresh()
+    assert other.keyword_search("service", frozenset({ALICE}), EVERYTHING, 5) == []
+    [target] = raw_client.indices.get_alias(name=f"{prefix}-std-chunks")
+    body = raw_client.indices.get_mapping(index=target)[target]["mappings"]["properties"]["body"]
+    assert body["analyzer"] == "standard"
+
+
 def test_reopening_reuses_the_index_and_a_new_dimension_is_refused(
     open_stores: OpenStores, raw_client: OpenSearch, prefix: str
 ) -> None:

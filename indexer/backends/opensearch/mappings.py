@@ -59,10 +59,24 @@ def _single_shard() -> dict[str, Any]:
     return {"number_of_shards": 1, "number_of_replicas": 0, "auto_expand_replicas": "0-1"}
 
 
+# The analyzer named "porter" is defined by the backend: the same analysis as the embedded index's
+# FTS5 tokenizer ('porter unicode61 remove_diacritics 2'), so both backends match "services" to
+# "service". It needs the analysis-common module (in the 3.6 integ-test zip and the official
+# image); any analyzer the node knows ("standard", "english", ...) can be named instead.
+PORTER_ANALYZER = {
+    "type": "custom",
+    "tokenizer": "standard",
+    "filter": ["lowercase", "asciifolding", "porter_stem"],
+}
+
+
 def chunks_body(settings: OpenSearchSettings, dimension: int) -> dict[str, Any]:
     text = {"type": "text", "analyzer": settings.analyzer}
+    index_settings: dict[str, Any] = {**_single_shard(), "knn": True}
+    if settings.analyzer == "porter":
+        index_settings["analysis"] = {"analyzer": {"porter": PORTER_ANALYZER}}
     return {
-        "settings": {"index": {**_single_shard(), "knn": True}},
+        "settings": {"index": index_settings},
         "mappings": {
             "_meta": {"schema_version": SCHEMA_VERSION, "dimension": dimension},
             "dynamic": "strict",
