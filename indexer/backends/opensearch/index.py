@@ -62,6 +62,8 @@ FINGERPRINT_PAGE = 500
 MAX_CHUNKS_PER_DOCUMENT = 10_000
 MAX_K = 10_000
 MAX_SOURCES = 10_000
+# Below the node's index.max_terms_count (65,536) for a terms query.
+MAX_TERMS = 10_000
 
 
 class OpenSearchIndex:
@@ -217,13 +219,15 @@ class OpenSearchIndex:
             raise IndexUnavailableError(f"OpenSearch refused deletes: {failures}")
         # A sweep by query for chunks no record accounts for (a write interrupted before its
         # record existed); chunks written by id above are already gone.
-        self.gw.call(
-            self.gw.client.delete_by_query,
-            index=self.names.chunks,
-            body={"query": {"terms": {"doc_id": list(doc_ids)}}},
-            conflicts="proceed",
-            refresh=False,
-        )
+        ids = list(doc_ids)
+        for start in range(0, len(ids), MAX_TERMS):
+            self.gw.call(
+                self.gw.client.delete_by_query,
+                index=self.names.chunks,
+                body={"query": {"terms": {"doc_id": ids[start : start + MAX_TERMS]}}},
+                conflicts="proceed",
+                refresh=False,
+            )
 
     def replace_acls(self, updates: Sequence[AclUpdate]) -> WriteResult:
         self._ready()
