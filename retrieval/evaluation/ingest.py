@@ -135,45 +135,52 @@ def ingest_beir(
     stats = IngestStats()
     cache = VectorCache(vector_cache)
     seen: set[str] = set()
-    for batch in _batches(iter_corpus(root), batch_size):
-        todo: list[tuple[BeirDocument, str]] = []
-        for document in batch:
-            seen.add(document.id)
-            stats.documents += 1
-            fingerprint = content_fingerprint(document, model_name)
-            if existing.get(document.id) == fingerprint:
-                stats.unchanged += 1
-            else:
-                todo.append((document, fingerprint))
-        if todo:
-            vectors, cached = embed_with_cache([d for d, _ in todo], embedder, model_name, cache)
-            stats.cached_vectors += cached
-            writes = [
-                DocumentWrite(
-                    doc_id=f"{source_id}:{document.id}",
-                    source_id=source_id,
-                    external_id=document.id,
-                    title=document.title,
-                    doc_type="abstract",
-                    content_type="text/plain",
-                    updated_at=CORPUS_TIME,
-                    acl=acl,
-                    content_fingerprint=fingerprint,
-                    acl_fingerprint=acl_fp,
-                    chunks=[
-                        ChunkWrite(
-                            index=0, text=document.text or document.title, vector=vector.tolist()
-                        )
-                    ],
+    try:
+        for batch in _batches(iter_corpus(root), batch_size):
+            todo: list[tuple[BeirDocument, str]] = []
+            for document in batch:
+                seen.add(document.id)
+                stats.documents += 1
+                fingerprint = content_fingerprint(document, model_name)
+                if existing.get(document.id) == fingerprint:
+                    stats.unchanged += 1
+                else:
+                    todo.append((document, fingerprint))
+            if todo:
+                vectors, cached = embed_with_cache(
+                    [d for d, _ in todo], embedder, model_name, cache
                 )
-                for (document, fingerprint), vector in zip(todo, vectors, strict=True)
-            ]
-            result = backend.write_documents(writes)
-            stats.embedded += len(result.written)
-            stats.failed += len(result.failed)
-        if on_progress is not None:
-            on_progress(stats)
-    cache.save()
+                stats.cached_vectors += cached
+                writes = [
+                    DocumentWrite(
+                        doc_id=f"{source_id}:{document.id}",
+                        source_id=source_id,
+                        external_id=document.id,
+                        title=document.title,
+                        doc_type="abstract",
+                        content_type="text/plain",
+                        updated_at=CORPUS_TIME,
+                        acl=acl,
+                        content_fingerprint=fingerprint,
+                        acl_fingerprint=acl_fp,
+                        chunks=[
+                            ChunkWrite(
+                                index=0,
+                                text=document.text or document.title,
+                                vector=vector.tolist(),
+                            )
+                        ],
+                    )
+                    for (document, fingerprint), vector in zip(todo, vectors, strict=True)
+                ]
+                result = backend.write_documents(writes)
+                stats.embedded += len(result.written)
+                stats.failed += len(result.failed)
+            if on_progress is not None:
+                on_progress(stats)
+    finally:
+        # Vectors already paid for survive a failed run (index down mid-ingest).
+        cache.save()
     stale = sorted(set(existing) - seen)
     if stale:
         backend.delete_documents([f"{source_id}:{external_id}" for external_id in stale])
