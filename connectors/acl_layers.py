@@ -4,7 +4,8 @@ A caller must pass every layer. Each layer is expanded to everything it admits (
 plus, transitively, the members of its groups); the effective ACL is the intersection of the
 expanded layers. A principal survives only if every layer admits it, so the result is never wider
 than any single layer: when in doubt it is narrower (fail closed). A layer that admits the whole
-organisation (an ``org:`` principal) constrains nothing and is skipped while a narrower layer exists.
+organisation (an ``org:`` principal) constrains nothing and is skipped while a narrower layer
+exists.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ class Connector(ABC):
 
     @abstractmethod
     def validate(self) -> None:
-        """Check credentials and configuration; raise ``ConnectorConfigError`` with a clear message."""
+        """Check credentials and configuration; raise ``ConnectorConfigError`` if unusable."""
 
     @abstractmethod
     def changes(self, checkpoint: Checkpoint | None) -> Iterator[ChangeEvent]:
@@ -49,7 +49,7 @@ class Connector(ABC):
     def list_live_ids(self) -> Iterator[ListingEvent]:
         """Every live external id, ending with ``ListingEnd(completed=...)``.
 
-        A listing that stops early (exception, missing end event, ``completed=False``) prunes nothing.
+        A listing that stops early (exception, no end event, ``completed=False``) prunes nothing.
         """
         raise NotImplementedError(f"{type(self).__name__} does not support listing")
 

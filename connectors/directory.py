@@ -8,7 +8,7 @@ from connectors.principals import Principal, normalise_email
 
 
 class GroupMembership(BaseModel):
-    """``group`` directly contains ``members`` (users, accounts or other groups: nesting allowed)."""
+    """``group`` directly contains ``members``: users, accounts or other (nested) groups."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -24,7 +24,7 @@ class GroupMembership(BaseModel):
 
 
 class IdentityMapping(BaseModel):
-    """A source-specific account (``account:<source>:<id>``) belongs to the person with ``email``."""
+    """The source account ``account:<source>:<id>`` belongs to the person with ``email``."""
 
     model_config = ConfigDict(frozen=True)
 

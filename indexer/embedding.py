@@ -53,9 +53,10 @@ class SentenceTransformerEmbedder:
     @property
     def dimension(self) -> int:
         model = self._model
-        getter = getattr(model, "get_embedding_dimension", None) or getattr(
-            model, "get_sentence_embedding_dimension"
-        )
+        # sentence-transformers renamed the method; accept both spellings.
+        getter = getattr(model, "get_embedding_dimension", None)
+        if getter is None:
+            getter = model.get_sentence_embedding_dimension
         return int(getter())
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:

@@ -1,4 +1,4 @@
-"""Retrieval's public request/response models: the same shape in-process, over HTTP and in the client."""
+"""Retrieval's public request/response models: one shape in-process, over HTTP and in clients."""
 
 from __future__ import annotations
 
