@@ -1,4 +1,4 @@
-"""Pytest plugin: count the OpenSearch-backed tests that ran; fail a run that required some but ran none.
+"""Pytest plugin: count OpenSearch-backed tests; fail a run that required some but ran none.
 
 A suite that silently skips the real-index tests looks green while testing only half the product.
 """
