@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from connectors.documents import Acl, SourceDocument
 from indexer import metrics
@@ -100,6 +101,7 @@ class WritePipeline:
         write_batch_docs: int,
         embed_batch_chunks: int,
         tick: Callable[[], None],
+        clock: Callable[[], datetime],
     ) -> None:
         if write_batch_docs < 1 or embed_batch_chunks < 1:
             raise ValueError("write_batch_docs and embed_batch_chunks must be at least 1")
@@ -114,6 +116,7 @@ class WritePipeline:
         self._write_batch = write_batch_docs
         self._embed_batch = embed_batch_chunks
         self._tick = tick
+        self._clock = clock
         self._docs: list[_PendingDoc] = []  # in arrival order; embedding completes in order
         self._embed_queue: list[tuple[_PendingDoc, int]] = []
         self._acl_updates: list[AclUpdate] = []
@@ -198,7 +201,9 @@ class WritePipeline:
             self.flush()
 
     def _queue_acl(self, doc_id: str, acl: Acl, acl_fp: str) -> None:
-        self._acl_updates.append(AclUpdate(doc_id=doc_id, acl=acl, acl_fingerprint=acl_fp))
+        self._acl_updates.append(
+            AclUpdate(doc_id=doc_id, acl=acl, acl_fingerprint=acl_fp, indexed_at=self._clock())
+        )
         self._pending_ids.add(doc_id)
         if len(self._acl_updates) >= self._write_batch:
             self._flush_acls()
@@ -233,7 +238,8 @@ class WritePipeline:
             self._write_batch_now(batch)
 
     def _write_batch_now(self, batch: list[_PendingDoc]) -> None:
-        writes = [_document_write(p) for p in batch]
+        indexed_at = self._clock()
+        writes = [_document_write(p, indexed_at) for p in batch]
         result: WriteResult = self._retry.call(self._index.write_documents, writes)
         failed = {f.doc_id: f.reason for f in result.failed}
         for pending in batch:
@@ -272,7 +278,7 @@ class WritePipeline:
         self._tick()
 
 
-def _document_write(pending: _PendingDoc) -> DocumentWrite:
+def _document_write(pending: _PendingDoc, indexed_at: datetime) -> DocumentWrite:
     doc = pending.document
     chunks = []
     for chunk, vector in zip(pending.chunks, pending.vectors, strict=True):
@@ -295,4 +301,5 @@ def _document_write(pending: _PendingDoc) -> DocumentWrite:
         content_fingerprint=pending.content_fp,
         acl_fingerprint=pending.acl_fp,
         chunks=chunks,
+        indexed_at=indexed_at,
     )

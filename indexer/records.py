@@ -38,6 +38,8 @@ class DocumentWrite(BaseModel):
     content_fingerprint: str
     acl_fingerprint: str
     chunks: list[ChunkWrite]
+    # The writer's clock, so pruning compares times from one clock; the backend's when None.
+    indexed_at: datetime | None = None
 
 
 class AclUpdate(BaseModel):
@@ -46,6 +48,12 @@ class AclUpdate(BaseModel):
     doc_id: str
     acl: Acl
     acl_fingerprint: str
+    indexed_at: datetime | None = None
+
+
+def stamp(indexed_at: datetime | None, fallback: str) -> str:
+    """ISO time a write records as ``indexed_at``: the writer's if it gave one."""
+    return indexed_at.isoformat() if indexed_at is not None else fallback
 
 
 class WriteFailure(BaseModel):

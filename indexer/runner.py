@@ -265,6 +265,7 @@ class SyncRunner:
             write_batch_docs=self.write_batch_docs,
             embed_batch_chunks=self.embed_batch_chunks,
             tick=self._keep_lease,
+            clock=self.clock,
         )
         return pipeline, tally
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from indexer.backend import SCHEMA_VERSION
 from indexer.backends import Stores
@@ -196,3 +197,22 @@ def test_stats_count_documents_and_chunks_per_source(stores: Stores, dimension: 
         "wiki": (2, 3),
         "jira": (1, 3),
     }
+
+
+def test_indexed_at_is_the_writers_clock_for_writes_and_acl_updates(
+    stores: Stores, dimension: int
+) -> None:
+    # Pruning compares indexed_at with the listing start taken from the runner's clock; a backend
+    # that stamped its own wall time would make that comparison meaningless under another clock.
+    index = stores.index
+    written_at = datetime(2031, 5, 1, 12, 0, tzinfo=UTC)
+    updated_at = datetime(2032, 6, 2, 8, 30, tzinfo=UTC)
+    write = document("wiki", "clocked", [("text", axis(0, dimension))], {ALICE})
+    assert not index.write_documents([write.model_copy(update={"indexed_at": written_at})]).failed
+    index.refresh()
+    assert [f.indexed_at for f in index.iter_fingerprints("wiki")] == [written_at]
+
+    update = AclUpdate(doc_id="wiki:clocked", acl=frozenset({BOB}), acl_fingerprint="a2")
+    assert not index.replace_acls([update.model_copy(update={"indexed_at": updated_at})]).failed
+    index.refresh()
+    assert [f.indexed_at for f in index.iter_fingerprints("wiki")] == [updated_at]

@@ -37,6 +37,7 @@ from indexer.records import (
     SourceStats,
     WriteFailure,
     WriteResult,
+    stamp,
 )
 
 # bm25() column weights (title, body): a query term in the title counts double.
@@ -78,7 +79,7 @@ class EmbeddedIndex:
                 # A savepoint per document: a bad document is undone alone, the batch commits.
                 conn.execute("SAVEPOINT document")
                 try:
-                    self._replace_document(conn, write, blobs, indexed_at)
+                    self._replace_document(conn, write, blobs, stamp(write.indexed_at, indexed_at))
                 except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError) as exc:
                     conn.execute("ROLLBACK TO document")
                     conn.execute("RELEASE document")
@@ -205,7 +206,12 @@ class EmbeddedIndex:
                 conn.execute(
                     "UPDATE documents SET acl = ?, acl_fingerprint = ?, indexed_at = ?"
                     " WHERE doc_rowid = ?",
-                    (to_json(sorted(update.acl)), update.acl_fingerprint, indexed_at, row[0]),
+                    (
+                        to_json(sorted(update.acl)),
+                        update.acl_fingerprint,
+                        stamp(update.indexed_at, indexed_at),
+                        row[0],
+                    ),
                 )
                 conn.execute("DELETE FROM doc_principals WHERE doc_rowid = ?", (row[0],))
                 conn.executemany(

@@ -55,6 +55,7 @@ from indexer.records import (
     SourceStats,
     WriteFailure,
     WriteResult,
+    stamp,
 )
 from indexer.settings import OpenSearchSettings
 
@@ -186,7 +187,7 @@ class OpenSearchIndex:
                     **_record_identity(write.doc_id, write.source_id, write.external_id),
                     "content_fingerprint": write.content_fingerprint,
                     "acl_fingerprint": write.acl_fingerprint,
-                    "indexed_at": now,
+                    "indexed_at": stamp(write.indexed_at, now),
                     "chunk_count": count,
                     # Chunk indices are 0..count-1 when the indexer numbers them; a sparse
                     # numbering keeps the highest index + 1 so every chunk stays reachable.
@@ -264,7 +265,12 @@ class OpenSearchIndex:
                 records_plan.update(
                     self.names.documents,
                     doc_key(update.doc_id),
-                    {"doc": {"acl_fingerprint": update.acl_fingerprint, "indexed_at": now}},
+                    {
+                        "doc": {
+                            "acl_fingerprint": update.acl_fingerprint,
+                            "indexed_at": stamp(update.indexed_at, now),
+                        }
+                    },
                     update.doc_id,
                 )
         failures.update(run_bulk(self.gw, records_plan))
