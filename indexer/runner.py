@@ -127,6 +127,7 @@ class SyncRunner:
         pending: BaseException | None = None
         log.info("sync run started", extra=self._log_fields(record))
         try:
+            self._close_orphaned_runs(record)
             self.stores.state.save_run(record)
             if self.progress is not None:
                 self.progress.started(run_type.value, None)
@@ -160,6 +161,17 @@ class SyncRunner:
         if pending is not None:
             raise pending
         return record
+
+    def _close_orphaned_runs(self, record: RunRecord) -> None:
+        # We hold the lease, so no other run of this source is alive: a record still "running" is
+        # one whose process died (SIGKILL, power loss) before it could record its end.
+        for run in self.stores.state.recent_runs(self.source_id, limit=50):
+            if run.status == "running" and run.run_id != record.run_id:
+                run.status = "interrupted"
+                run.message = (
+                    f"the process died before the run ended (found by run {record.run_id})"
+                )
+                self.stores.state.save_run(run)
 
     # -- run types --------------------------------------------------------------------------
 

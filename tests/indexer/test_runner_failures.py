@@ -18,7 +18,7 @@ from indexer.embedding import Embedder
 from indexer.records import DocumentWrite, SearchFilters, WriteResult
 from indexer.retry import RetryPolicy
 from indexer.runner import RunType, UnsupportedRunError
-from indexer.state_store import LeaseHeldError
+from indexer.state_store import LeaseHeldError, RunRecord
 from tests.indexer.conftest import SOURCE, TENANT, MakeRunner, Tree, utcnow
 
 ALICE = frozenset({user("alice@example.com")})
@@ -223,3 +223,22 @@ def test_retry_gives_up_after_its_attempts() -> None:
 def test_live_ids_type_is_used_by_the_listing() -> None:
     # Guard against the listing events drifting from what pruning reads.
     assert LiveId(external_id="x").kind == "live"
+
+
+def test_a_run_whose_process_died_is_marked_interrupted_by_the_next_run(
+    tree: Tree, stores: Stores, make_runner: MakeRunner
+) -> None:
+    # A SIGKILLed run never records its end; `permindex status` would show it running forever.
+    dead = RunRecord(
+        run_id="dead-run",
+        source_id=SOURCE,
+        run_type="incremental",
+        status="running",
+        started_at=utcnow(),
+    )
+    stores.state.save_run(dead)
+    make_runner().run(RunType.incremental)
+    runs = {run.run_id: run for run in stores.state.recent_runs(SOURCE)}
+    assert runs["dead-run"].status == "interrupted"
+    assert "died" in (runs["dead-run"].message or "")
+    assert [run.status for run in runs.values() if run.run_id != "dead-run"] == ["succeeded"]
