@@ -3,10 +3,13 @@
 Measured in one process on the same chunks, so the ratios survive a noisy shared machine:
 
 1. chunk every document with the indexer's own chunker (the exact texts the pipeline embeds);
-2. embedding only: embed those texts in batches of ``--embed-batch`` (the runner's batch size);
-3. full pipeline: a ``full`` sync run of a JSONL connector into a fresh index (read, fingerprint,
-   chunk, embed, write, list, prune);
-4. unchanged re-run: the same ``full`` run again (every document re-read, nothing re-embedded).
+2. the corpus is cut into ``--slices`` slices and, slice after slice, the two sides alternate so
+   that load changes on the machine hit both alike:
+   - embedding only: embed the slice's chunk texts in batches of ``--embed-batch``;
+   - pipeline: a sync run that indexes the slice into the same index (read, fingerprint, chunk,
+     embed, write); the last slice is a ``full`` run over the whole corpus, so listing and prune
+     (and re-reading every earlier, unchanged document) are paid too;
+3. unchanged re-run: a ``full`` run again (every document re-read, nothing re-embedded).
 
 Prints documents/s, chunks/s, full-pipeline / embedding-only (target <= 1.10) and re-run / first
 run (target <= 0.05); writes ``bench/results/indexing-<backend>.json``.
@@ -97,7 +100,7 @@ class CorpusConnector(Connector):
 
     def __init__(self, documents: list[SourceDocument]) -> None:
         self.source_id = SOURCE_ID
-        self.documents = documents
+        self.documents = documents  # what the next run sees; the bench swaps it per slice
 
     def validate(self) -> None:
         return None
@@ -135,10 +138,10 @@ def drop_opensearch(settings: OpenSearchSettings) -> None:
     client.indices.delete(index=f"{prefix}*", expand_wildcards="all", ignore_unavailable=True)
 
 
-def timed_run(runner: SyncRunner) -> tuple[RunRecord, float, float]:
+def timed_run(runner: SyncRunner, run_type: RunType) -> tuple[RunRecord, float, float]:
     embed_before = embed_seconds_so_far()
     started = time.perf_counter()
-    record = runner.run(RunType.full)
+    record = runner.run(run_type)
     seconds = time.perf_counter() - started
     if record.status != "succeeded":
         raise SystemExit(f"sync run failed: {record.message}")
@@ -153,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N documents only")
     parser.add_argument("--embed-batch", type=int, default=256, help="chunks per embedding call")
     parser.add_argument("--write-batch", type=int, default=32, help="documents per index write")
+    parser.add_argument("--slices", type=int, default=4, help="alternations of the two sides")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -166,23 +170,30 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.perf_counter()
     chunker = Chunker(chunking)
-    texts = [chunk.embed_text for doc in documents for chunk in chunker.chunk(doc)]
+    per_doc = [[chunk.embed_text for chunk in chunker.chunk(doc)] for doc in documents]
+    texts = [text for doc_texts in per_doc for text in doc_texts]
     chunk_seconds = time.perf_counter() - started
     print(f"chunked into {len(texts)} chunks in {chunk_seconds:.2f}s", flush=True)
+    size = -(-len(documents) // max(1, args.slices))
+    bounds = [
+        (start, min(start + size, len(documents))) for start in range(0, len(documents), size)
+    ]
 
-    started = time.perf_counter()
-    for start in range(0, len(texts), args.embed_batch):
-        embedder.embed_documents(texts[start : start + args.embed_batch])
-    embed_only = time.perf_counter() - started
-    print(f"embedding only: {embed_only:.2f}s", flush=True)
+    def embed_only_slice(start: int, end: int) -> float:
+        slice_texts = [text for doc_texts in per_doc[start:end] for text in doc_texts]
+        began = time.perf_counter()
+        for at in range(0, len(slice_texts), args.embed_batch):
+            embedder.embed_documents(slice_texts[at : at + args.embed_batch])
+        return time.perf_counter() - began
 
     with tempfile.TemporaryDirectory(prefix="permindex-bench-") as tmp:
         settings = backend_settings(args, Path(tmp))
         stores = open_stores(settings, embedder.dimension)
         try:
             stores.index.ensure_schema()
+            connector = CorpusConnector(documents)
             runner = SyncRunner(
-                CorpusConnector(documents),
+                connector,
                 stores,
                 embedder,
                 chunking=chunking,
@@ -192,9 +203,25 @@ def main(argv: list[str] | None = None) -> int:
                 write_batch_docs=args.write_batch,
                 embed_batch_chunks=args.embed_batch,
             )
-            first, full_seconds, pipeline_embed = timed_run(runner)
-            print(f"full pipeline: {full_seconds:.2f}s", flush=True)
-            rerun, rerun_seconds, _ = timed_run(runner)
+            embed_only = full_seconds = pipeline_embed = 0.0
+            embedded_chunks = 0
+            for number, (start, end) in enumerate(bounds, 1):
+                embed_only += embed_only_slice(start, end)
+                last = number == len(bounds)
+                connector.documents = documents if last else documents[start:end]
+                record, seconds, embed_seconds = timed_run(
+                    runner, RunType.full if last else RunType.incremental
+                )
+                full_seconds += seconds
+                pipeline_embed += embed_seconds
+                embedded_chunks += record.counts.chunks_embedded
+                print(
+                    f"slice {number}/{len(bounds)}: embedding only {embed_only:.1f}s, "
+                    f"pipeline {full_seconds:.1f}s (cumulative)",
+                    flush=True,
+                )
+            connector.documents = documents
+            rerun, rerun_seconds, _ = timed_run(runner, RunType.full)
             print(f"unchanged re-run: {rerun_seconds:.2f}s", flush=True)
             index_stats = stores.index.stats()
         finally:
@@ -202,9 +229,9 @@ def main(argv: list[str] | None = None) -> int:
             if settings.opensearch is not None:
                 drop_opensearch(settings.opensearch)
 
-    if first.counts.chunks_embedded != len(texts):
+    if embedded_chunks != len(texts):
         raise SystemExit(
-            f"the pipeline embedded {first.counts.chunks_embedded} chunks, the baseline "
+            f"the pipeline embedded {embedded_chunks} chunks, the baseline "
             f"{len(texts)}: not the same chunks, the ratio would be meaningless"
         )
     if rerun.counts.chunks_embedded != 0:
@@ -225,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": embedding.model,
         "chunking": chunking.model_dump(),
         "embed_batch_chunks": args.embed_batch,
+        "slices": len(bounds),
         "write_batch_docs": args.write_batch,
         "documents": len(documents),
         "chunks": len(texts),
