@@ -59,7 +59,7 @@ def opensearch_url() -> str:
     return url
 
 
-def _delete_opensearch_indices(url: str, prefix: str) -> None:
+def delete_opensearch_indices(url: str, prefix: str) -> None:
     from opensearchpy import OpenSearch
 
     client = OpenSearch(hosts=[url], timeout=30)
@@ -111,7 +111,7 @@ def make_stores(
     for stores in opened:
         stores.close()
     for prefix in prefixes:
-        _delete_opensearch_indices(url, prefix)
+        delete_opensearch_indices(url, prefix)
 
 
 @pytest.fixture

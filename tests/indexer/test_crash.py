@@ -9,7 +9,6 @@ orphan chunks. The run ends with a clean full run and the same comparison.
 
 from __future__ import annotations
 
-import os
 import random
 import signal
 import subprocess
@@ -31,6 +30,7 @@ from indexer.run_types import RunType
 from indexer.state_store import LeaseHeldError, RunRecord
 from permindex.config import PermindexConfig, load_config
 from schedules import commands
+from tests.conftest import delete_opensearch_indices
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = 20261124
@@ -353,29 +353,11 @@ def test_sigkill_converges_embedded(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def opensearch_index() -> Iterator[dict[str, object]]:
+def opensearch_index(opensearch_url: str) -> Iterator[dict[str, object]]:
     """A fresh index prefix on the test node; fails (never skips) when the node is down."""
-    from opensearchpy import OpenSearch
-
-    opensearch_url = os.environ.get("PERMINDEX_TEST_OPENSEARCH_URL", "http://127.0.0.1:9200")
-    probe = OpenSearch(hosts=[opensearch_url], timeout=10)
-    try:
-        if not probe.ping():
-            pytest.fail(
-                f"no OpenSearch at {opensearch_url}: deploy/local-opensearch/opensearch start"
-            )
-    finally:
-        probe.close()
     prefix = f"crash-{uuid.uuid4().hex[:8]}"
     yield {"opensearch": {"url": opensearch_url, "index_prefix": prefix}}
-    client = OpenSearch(hosts=[opensearch_url], timeout=30)
-    try:
-        # Names resolved first: deleting by wildcard may be refused (destructive_requires_name).
-        names = list(client.indices.get(index=f"{prefix}*", expand_wildcards="all"))
-        if names:
-            client.indices.delete(index=",".join(names), ignore_unavailable=True)
-    finally:
-        client.close()
+    delete_opensearch_indices(opensearch_url, prefix)
 
 
 @pytest.mark.slow
