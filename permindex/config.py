@@ -24,6 +24,8 @@ from pydantic_settings import (
 
 from connectors.folder import FolderSourceConfig
 from indexer.settings import ChunkingSettings, EmbeddingSettings, IndexSettings
+from retrieval.service.settings import ServiceSettings
+from retrieval.settings import RetrievalSettings
 
 CONFIG_ENV = "PERMINDEX_CONFIG"
 DEFAULT_CONFIG_FILE = Path("permindex.yaml")
@@ -116,7 +118,8 @@ class PermindexConfig(BaseSettings):
     sources: list[SourceConfig] = Field(default_factory=list)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
-    # Retrieval and service sections are added below by their owners (``retrieval:``, ``service:``).
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     @model_validator(mode="before")
     @classmethod

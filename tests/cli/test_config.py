@@ -115,3 +115,19 @@ def test_unknown_source_lookup_lists_known(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"unknown source 'b' \(known: a\)"):
         config.source("b")
+
+
+def test_retrieval_and_service_sections_configure_search_and_serve(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "permindex.yaml",
+        """
+tenant: acme
+retrieval: {fusion: rrf, candidate_pool: 50}
+service: {port: 8181, max_top_k: 20}
+""",
+    )
+    config = load_config(path)
+    assert (config.retrieval.fusion, config.retrieval.candidate_pool) == ("rrf", 50)
+    assert (config.service.port, config.service.max_top_k) == (8181, 20)
+    with pytest.raises(ConfigError, match="retrieval"):
+        load_config(write(tmp_path / "bad.yaml", "retrieval: {fusion: average}\n"))
