@@ -17,12 +17,13 @@ from indexer.run_types import RunType
 from indexer.state_store import LeaseHeldError, RunRecord
 from permindex.config import ConfigError, PermindexConfig, load_config
 from permindex.demo.command import demo_command
+from permindex.runtime import open_runtime
 from retrieval.evaluation.command import eval_command
 from retrieval.service import cli as service_cli
+from schedules import commands
 
 if TYPE_CHECKING:
     from permindex.progress import RichProgressSink
-    from schedules import commands
 
 app = typer.Typer(
     help="permindex: permission-aware hybrid search over your enterprise sources.",
@@ -148,7 +149,7 @@ def _run(source: str, run_type: RunType, *, resync: bool, quiet: bool) -> None:
             return commands.resync(runtime, source, progress=sink)
         return commands.sync(runtime, source, run_type, progress=sink)
 
-    with commands.open_runtime(config) as runtime:
+    with open_runtime(config) as runtime:
         try:
             if quiet:
                 record = operate(runtime, None)
@@ -217,7 +218,7 @@ def status(
     from schedules import commands
 
     config = get_config()
-    with commands.open_runtime(config) as runtime:
+    with open_runtime(config) as runtime:
         report = commands.status(runtime)
     if as_json:
         typer.echo(json.dumps(report.model_dump(mode="json"), indent=2))
@@ -263,7 +264,6 @@ def schedule(
 ) -> None:
     """Run every source's sync jobs at their configured intervals until interrupted."""
     from indexer.logging import configure_json_logging
-    from schedules import commands
     from schedules.jobs import SyncScheduler
 
     config = get_config()
@@ -272,7 +272,7 @@ def schedule(
     configure_json_logging()
     _serve_metrics(metrics_port)
     _sigterm_as_interrupt()
-    with commands.open_runtime(config) as runtime:
+    with open_runtime(config) as runtime:
         scheduler = SyncScheduler(runtime)
         for source_id, run_type, interval in scheduler.jobs:
             err.print(f"scheduled {run_type.value} sync of {source_id} every {interval}")

@@ -9,13 +9,11 @@ Environment variables override the file: ``PERMINDEX_TENANT=acme``,
 from __future__ import annotations
 
 import os
-import re
-from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +24,7 @@ from connectors.folder import FolderSourceConfig
 from indexer.settings import ChunkingSettings, EmbeddingSettings, IndexSettings
 from retrieval.service.settings import ServiceSettings
 from retrieval.settings import RetrievalSettings
+from schedules.settings import ScheduleSettings, SyncSettings
 
 CONFIG_ENV = "PERMINDEX_CONFIG"
 DEFAULT_CONFIG_FILE = Path("permindex.yaml")
@@ -38,68 +37,6 @@ class ConfigError(Exception):
 # One member per connector type, each with a ``type`` literal; when a second type lands this
 # becomes ``Annotated[FolderSourceConfig | ConfluenceSourceConfig, Field(discriminator="type")]``.
 SourceConfig = FolderSourceConfig
-
-
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def _parse_duration(value: Any) -> Any:
-    """Accept ``30s``, ``15m``, ``6h``, ``1d`` besides what pydantic takes (seconds, ISO 8601)."""
-    if isinstance(value, str):
-        match = _DURATION_RE.match(value)
-        if match:
-            return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
-    return value
-
-
-Interval = Annotated[timedelta, BeforeValidator(_parse_duration)]
-
-
-class SourceSchedule(BaseModel):
-    """How often each run type of one source runs under ``permindex schedule``; None = never."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    incremental: Interval | None = timedelta(minutes=15)
-    full: Interval | None = timedelta(days=1)
-    permissions: Interval | None = timedelta(hours=1)
-    groups: Interval | None = timedelta(hours=6)
-
-    @model_validator(mode="after")
-    def _positive(self) -> SourceSchedule:
-        for name in ("incremental", "full", "permissions", "groups"):
-            value: timedelta | None = getattr(self, name)
-            if value is not None and value <= timedelta(0):
-                raise ValueError(f"{name} interval must be positive, got {value}")
-        return self
-
-
-class SyncSettings(BaseModel):
-    """How sync runs behave, whatever the source."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    # How long a crashed run blocks its source before another run may take over.
-    lease_ttl: Interval = timedelta(minutes=5)
-    write_batch_docs: int = Field(default=32, ge=1)
-    embed_batch_chunks: int = Field(default=256, ge=1)
-
-
-class ScheduleSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    default: SourceSchedule = Field(default_factory=SourceSchedule)
-    # Per source id; run types missing here fall back to ``default``.
-    sources: dict[str, SourceSchedule] = Field(default_factory=dict)
-
-    def for_source(self, source_id: str) -> SourceSchedule:
-        override = self.sources.get(source_id)
-        if override is None:
-            return self.default
-        merged = self.default.model_dump()
-        merged.update(override.model_dump(exclude_unset=True))
-        return SourceSchedule.model_validate(merged)
 
 
 class PermindexConfig(BaseSettings):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from connectors import principals as p
+from indexer import principals as p
 from indexer.directory_store import DirectoryStore
 
 log = logging.getLogger(__name__)

@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from indexer.backends import Stores, open_stores
+from connectors.contract import Connector
+from indexer.backends import Stores
 from indexer.embedding import Embedder
 from indexer.run_types import ProgressSink, RunType
 from indexer.runner import SyncRunner
+from indexer.settings import ChunkingSettings
 from indexer.state_store import RunRecord
-from permindex.config import PermindexConfig
-from permindex.sources import build_connector, build_embedder, embedding_dimension
+from schedules.settings import ScheduleSettings, SyncSettings
 
 Clock = Callable[[], datetime]
 
@@ -33,17 +34,27 @@ def default_owner() -> str:
 
 @dataclass
 class Runtime:
-    """What one command opens from the configuration: stores now, the embedder on first sync."""
+    """What the composition root hands the operator commands: stores, settings and factories.
 
-    config: PermindexConfig
+    ``connector_for`` builds the connector of a configured source id and raises a clear error
+    for an unknown one; the embedder is built on first use, so ``status`` never loads a model.
+    """
+
     stores: Stores
+    source_ids: list[str]
+    connector_for: Callable[[str], Connector]
+    embedder_factory: Callable[[], Embedder]
+    chunking: ChunkingSettings
+    model_name: str
+    sync: SyncSettings = field(default_factory=SyncSettings)
+    schedules: ScheduleSettings = field(default_factory=ScheduleSettings)
     clock: Clock = utc_now
     _embedder: Embedder | None = field(default=None, repr=False)
 
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = build_embedder(self.config.embedding)
+            self._embedder = self.embedder_factory()
         return self._embedder
 
     def close(self) -> None:
@@ -56,18 +67,6 @@ class Runtime:
         self.close()
 
 
-def open_runtime(
-    config: PermindexConfig, *, clock: Clock = utc_now, embedder: Embedder | None = None
-) -> Runtime:
-    if embedder is not None:
-        dimension = embedder.dimension
-    else:
-        dimension = embedding_dimension(config.embedding)
-    stores = open_stores(config.index, dimension)
-    stores.index.ensure_schema()
-    return Runtime(config=config, stores=stores, clock=clock, _embedder=embedder)
-
-
 def sync(
     runtime: Runtime,
     source_id: str,
@@ -77,20 +76,19 @@ def sync(
     owner: str | None = None,
 ) -> RunRecord:
     """One run of one source. Raises ``LeaseHeldError`` when another run holds the source."""
-    config = runtime.config
-    connector = build_connector(config.source(source_id), clock=runtime.clock)
+    connector = runtime.connector_for(source_id)
     runner = SyncRunner(
         connector,
         runtime.stores,
         runtime.embedder,
-        chunking=config.chunking,
-        model_name=config.embedding.model,
+        chunking=runtime.chunking,
+        model_name=runtime.model_name,
         clock=runtime.clock,
         owner=owner or default_owner(),
         progress=progress,
-        lease_ttl=config.sync.lease_ttl,
-        write_batch_docs=config.sync.write_batch_docs,
-        embed_batch_chunks=config.sync.embed_batch_chunks,
+        lease_ttl=runtime.sync.lease_ttl,
+        write_batch_docs=runtime.sync.write_batch_docs,
+        embed_batch_chunks=runtime.sync.embed_batch_chunks,
     )
     return runner.run(run_type)
 
@@ -103,8 +101,7 @@ def resync(
     owner: str | None = None,
 ) -> RunRecord:
     """Forget the checkpoint, then run a full sync (re-reads everything, prunes what is gone)."""
-    config = runtime.config
-    config.source(source_id)  # unknown source: a clear error before touching state
+    runtime.connector_for(source_id)  # unknown source: a clear error before touching state
     who = owner or default_owner()
     state = runtime.stores.state
     lease = state.acquire_lease(source_id, who, timedelta(minutes=1), runtime.clock())
@@ -146,7 +143,7 @@ def status(runtime: Runtime, *, history: int = 50, top: int = 5) -> StatusReport
     now = runtime.clock()
     state = runtime.stores.state
     stats = runtime.stores.index.stats()
-    configured = [s.id for s in runtime.config.sources]
+    configured = list(runtime.source_ids)
     # Sources removed from the configuration still have history worth showing.
     seen = {run.source_id for run in state.recent_runs(None, limit=500)}
     source_ids = configured + sorted(seen - set(configured))

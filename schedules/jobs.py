@@ -18,7 +18,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from connectors.contract import Capabilities
 from indexer.run_types import RunType
 from indexer.state_store import LeaseHeldError, RunRecord
-from permindex.sources import build_connector
 from schedules.commands import Runtime, sync
 
 log = logging.getLogger("permindex.schedules")
@@ -35,7 +34,7 @@ def supported(capabilities: Capabilities, run_type: RunType) -> bool:
 
 
 class SyncScheduler:
-    """Schedules sync runs for every source of ``runtime.config``; start, then shutdown."""
+    """Schedules sync runs for every source of ``runtime``; start, then shutdown."""
 
     def __init__(self, runtime: Runtime, *, owner: str | None = None) -> None:
         self.runtime = runtime
@@ -51,15 +50,14 @@ class SyncScheduler:
         self._add_jobs()
 
     def _add_jobs(self) -> None:
-        config = self.runtime.config
-        for source in config.sources:
-            connector = build_connector(source, clock=self.runtime.clock)
-            schedule = config.schedules.for_source(source.id)
+        for source_id in self.runtime.source_ids:
+            connector = self.runtime.connector_for(source_id)
+            schedule = self.runtime.schedules.for_source(source_id)
             for run_type in RunType:
                 interval: timedelta | None = getattr(schedule, run_type.value)
                 if interval is None or not supported(connector.capabilities, run_type):
                     continue
-                self.jobs.append((source.id, run_type, interval))
+                self.jobs.append((source_id, run_type, interval))
                 # Incremental runs start at once so a fresh scheduler catches up immediately;
                 # the others first fire one interval from now. (None would pause the job.)
                 first = (
@@ -70,9 +68,9 @@ class SyncScheduler:
                 self.scheduler.add_job(
                     self.run_once,
                     IntervalTrigger(seconds=interval.total_seconds(), timezone="UTC"),
-                    args=(source.id, run_type),
-                    id=f"{source.id}:{run_type.value}",
-                    name=f"{run_type.value} sync of {source.id}",
+                    args=(source_id, run_type),
+                    id=f"{source_id}:{run_type.value}",
+                    name=f"{run_type.value} sync of {source_id}",
                     **first,
                 )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from indexer.run_types import RunType
 from permindex.config import load_config
-from schedules import commands
+from permindex.runtime import open_runtime
 from schedules.jobs import SyncScheduler
 
 
@@ -30,7 +30,7 @@ schedules:
 """
     )
     config = load_config(tmp_path / "permindex.yaml")
-    with commands.open_runtime(config) as runtime:
+    with open_runtime(config) as runtime:
         scheduler = SyncScheduler(runtime)
         planned = {(source, run_type) for source, run_type, _ in scheduler.jobs}
         # Disabled run types are not scheduled; the per-source override adds groups.

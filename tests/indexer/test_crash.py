@@ -29,6 +29,7 @@ from indexer.fingerprints import acl_fingerprint, content_fingerprint
 from indexer.run_types import RunType
 from indexer.state_store import LeaseHeldError, RunRecord
 from permindex.config import PermindexConfig, load_config
+from permindex.runtime import open_runtime
 from schedules import commands
 from tests.conftest import delete_opensearch_indices
 
@@ -304,7 +305,7 @@ def crash_rounds(workdir: Path, index_section: dict[str, object]) -> None:
     kills = diverged = 0
     window = 1.0  # seconds after a run starts within which the kill instant is drawn
     principals: set[str] = set()
-    with commands.open_runtime(config) as runtime:
+    with open_runtime(config) as runtime:
         for round_no in range(MAX_ROUNDS):
             if kills >= KILLS:
                 break
