@@ -6,11 +6,13 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from indexer.backend import IndexUnavailableError
 from indexer.backends.embedded import SchemaError, open_embedded
 from indexer.records import SearchFilters
 from indexer.settings import EmbeddedSettings
@@ -182,3 +184,31 @@ def test_searches_from_many_threads_while_writing(tmp_path: Path) -> None:
     assert errors == []
     assert index.stats().documents == 70
     stores.close()
+
+
+def test_close_waits_for_a_search_still_running_in_another_thread(tmp_path: Path) -> None:
+    # The HTTP service abandons a search past its time budget but the worker thread keeps
+    # running; closing the stores under it used to close its SQLite connection mid-statement
+    # and crash the whole process.
+    stores = open_embedded(EmbeddedSettings(path=tmp_path / "index.sqlite"), DIM)
+    db = stores.index.db  # type: ignore[attr-defined]
+    inside = threading.Event()
+    outcome: list[object] = []
+
+    def slow_reader() -> None:
+        try:
+            with db.read() as conn:
+                inside.set()
+                time.sleep(0.5)
+                outcome.append(conn.execute("SELECT count(*) FROM documents").fetchone()[0])
+        except Exception as exc:
+            outcome.append(exc)
+
+    reader = threading.Thread(target=slow_reader)
+    reader.start()
+    assert inside.wait(5)
+    stores.close()
+    reader.join(5)
+    assert outcome == [0]
+    with pytest.raises(IndexUnavailableError, match="closed"):
+        stores.index.keyword_search("anything", ALICE_ONLY, SearchFilters(), k=5)

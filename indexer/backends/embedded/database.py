@@ -17,6 +17,9 @@ from pathlib import Path
 from indexer.backend import IndexUnavailableError
 
 BUSY_TIMEOUT_MS = 30_000
+# How long close() waits for statements still running in other threads (a search the HTTP
+# service gave up on keeps running in its worker) before it gives up closing their connections.
+CLOSE_WAIT_S = 30.0
 
 
 class Database:
@@ -26,6 +29,10 @@ class Database:
         self._all: list[sqlite3.Connection] = []
         self._all_lock = threading.Lock()
         self._closed = False
+        # Transactions in flight, so close() never closes a connection under a running statement
+        # (closing a SQLite connection another thread is using crashes the process).
+        self._active = 0
+        self._idle = threading.Condition()
 
     def connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -56,8 +63,25 @@ class Database:
         return conn
 
     @contextmanager
+    def _in_use(self) -> Iterator[None]:
+        with self._idle:
+            if self._closed:
+                raise IndexUnavailableError(f"embedded index {self.path} is closed")
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._active -= 1
+                self._idle.notify_all()
+
+    @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction that holds the database's write lock from its first statement."""
+        with self._in_use():
+            yield from self._write()
+
+    def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self.connection()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -79,10 +103,14 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
         """A read snapshot: every statement inside sees the same committed state."""
-        conn = self.connection()
-        if conn.in_transaction:  # nested in a caller's transaction: reuse its snapshot
-            yield conn
-            return
+        with self._in_use():
+            conn = self.connection()
+            if conn.in_transaction:  # nested in a caller's transaction: reuse its snapshot
+                yield conn
+                return
+            yield from self._read(conn)
+
+    def _read(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("BEGIN")
         try:
             yield conn
@@ -90,7 +118,11 @@ class Database:
             conn.execute("COMMIT")
 
     def close(self) -> None:
-        self._closed = True
+        with self._idle:
+            self._closed = True
+            if not self._idle.wait_for(lambda: self._active == 0, timeout=CLOSE_WAIT_S):
+                # Leaking the connections beats crashing the process under a running statement.
+                return
         with self._all_lock:
             for conn in self._all:
                 conn.close()
