@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from indexer.backends import open_stores
-from indexer.embedding import Embedder
+from indexer.embedding import Embedder, make_embedder
 from permindex.config import PermindexConfig
-from permindex.sources import build_connector, build_embedder, embedding_dimension
+from permindex.sources import build_connector, embedding_dimension
 from schedules.commands import Clock, Runtime, utc_now
 
 
@@ -22,7 +22,7 @@ def open_runtime(
         stores=stores,
         source_ids=[source.id for source in config.sources],
         connector_for=lambda source_id: build_connector(config.source(source_id), clock=clock),
-        embedder_factory=lambda: build_embedder(config.embedding),
+        embedder_factory=lambda: make_embedder(config.embedding),
         chunking=config.chunking,
         model_name=config.embedding.model,
         sync=config.sync,

@@ -11,7 +11,6 @@ from connectors.folder import from_config as folder_connector
 from indexer.embedding import (
     DEFAULT_MODEL,
     HASHING_PREFIX,
-    Embedder,
     HashingEmbedder,
     make_embedder,
 )
@@ -29,10 +28,6 @@ def build_connector(source: SourceConfig, *, clock: Callable[[], datetime]) -> C
     raise TypeError(f"no connector for source type {source.type!r}")
 
 
-def build_embedder(settings: EmbeddingSettings) -> Embedder:
-    return make_embedder(settings)
-
-
 def embedding_dimension(settings: EmbeddingSettings) -> int:
     """The vector width ``settings`` produce, loading the model only when it is not known."""
     if settings.model.startswith(HASHING_PREFIX):
@@ -40,4 +35,4 @@ def embedding_dimension(settings: EmbeddingSettings) -> int:
     known = _KNOWN_DIMENSIONS.get(settings.model)
     if known is not None:
         return known
-    return build_embedder(settings).dimension
+    return make_embedder(settings).dimension
