@@ -3,10 +3,14 @@
 Backends mark keyword matches with ``<em>``; a chunk found only by meaning still gets a fragment
 around the first query term it contains, marked the same way. No shared term, no highlight: a
 fragment without a match would pretend to explain the hit.
+
+Highlights are the one HTML field of a result: the text is escaped and only the marks are tags,
+as the backends do, because whoever writes a source controls the text.
 """
 
 from __future__ import annotations
 
+import html
 import re
 
 _WORD = re.compile(r"[^\W_]{2,}", re.UNICODE)
@@ -33,5 +37,18 @@ def fallback_highlights(query: str, text: str) -> list[str]:
     if end < len(text):
         space = text.rfind(" ", first.end(), end)
         end = space if space > 0 else end
-    fragment = pattern.sub(r"<em>\1</em>", text[start:end])
+    fragment = _mark(pattern, text[start:end])
     return [("…" if start > 0 else "") + fragment + ("…" if end < len(text) else "")]
+
+
+def _mark(pattern: re.Pattern[str], text: str) -> str:
+    # Matched on the raw text and escaped piece by piece: marking escaped text would find
+    # terms such as "lt" or "amp" inside the entities and split them.
+    out: list[str] = []
+    last = 0
+    for match in pattern.finditer(text):
+        out.append(html.escape(text[last : match.start()]))
+        out.append(f"<em>{html.escape(match.group(0))}</em>")
+        last = match.end()
+    out.append(html.escape(text[last:]))
+    return "".join(out)

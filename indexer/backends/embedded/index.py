@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -46,6 +48,10 @@ BODY_WEIGHT = 1.0
 SNIPPET_TOKENS = 24
 FINGERPRINT_PAGE = 500
 _NO_FILTERS = SearchFilters()
+# FTS5 marks matches with private-use characters rather than tags, so the document's own text
+# can be escaped before the real tags go in: documents are untrusted, highlights are HTML.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_MARKERS = re.compile(f"([{_OPEN}{_CLOSE}])")
 
 
 class EmbeddedIndex:
@@ -256,8 +262,8 @@ class EmbeddedIndex:
         sql = f"""
             SELECT {HIT_COLUMNS},
                    bm25(chunk_text, {TITLE_WEIGHT}, {BODY_WEIGHT}) AS rank,
-                   snippet(chunk_text, 1, '<em>', '</em>', '…', {SNIPPET_TOKENS}),
-                   highlight(chunk_text, 0, '<em>', '</em>')
+                   snippet(chunk_text, 1, '{_OPEN}', '{_CLOSE}', '…', {SNIPPET_TOKENS}),
+                   highlight(chunk_text, 0, '{_OPEN}', '{_CLOSE}')
             FROM chunk_text t
             JOIN chunks c ON c.chunk_rowid = t.rowid
             JOIN documents d ON d.doc_rowid = c.doc_rowid
@@ -270,9 +276,9 @@ class EmbeddedIndex:
         hits = []
         for row in rows:
             body_snippet, title_marked = row[-2], row[-1]
-            highlights = [body_snippet] if "<em>" in body_snippet else []
-            if not highlights and "<em>" in title_marked:
-                highlights = [title_marked]
+            highlights = [_marked_html(body_snippet)] if _OPEN in body_snippet else []
+            if not highlights and _OPEN in title_marked:
+                highlights = [_marked_html(title_marked)]
             hits.append(hit_from_row(row, score=-float(row[-3]), highlights=highlights))
         return hits
 
@@ -410,3 +416,27 @@ class EmbeddedIndex:
             if isinstance(exc, sqlite3.IntegrityError):
                 raise
             raise IndexUnavailableError(f"embedded index {self.db.path}: {exc}") from exc
+
+
+def _marked_html(marked: str) -> str:
+    """Escaped text with ``<em>`` tags where FTS5 put its markers.
+
+    A document may contain the marker characters itself; tags are emitted only in open/close
+    order and closed at the end, so the worst such text can do is a spurious, balanced mark.
+    """
+    out: list[str] = []
+    inside = False
+    for piece in _MARKERS.split(marked):
+        if piece == _OPEN:
+            if not inside:
+                out.append("<em>")
+                inside = True
+        elif piece == _CLOSE:
+            if inside:
+                out.append("</em>")
+                inside = False
+        else:
+            out.append(html.escape(piece))
+    if inside:
+        out.append("</em>")
+    return "".join(out)

@@ -98,6 +98,9 @@ def keyword_body(
             }
         },
         "highlight": {
+            # Documents are untrusted and highlights are HTML: the node escapes the fragment
+            # text (an entity in the source comes back escaped once more), not the tags.
+            "encoder": "html",
             "pre_tags": ["<em>"],
             "post_tags": ["</em>"],
             "fields": {
