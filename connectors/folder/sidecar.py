@@ -1,6 +1,6 @@
 """The per-folder ACL sidecar, ``.permindex-acl.yaml``.
 
-Format (every key optional)::
+Format (every key optional, but a sidecar must say something)::
 
     allow: [alice@example.com, group:eng, org]   # who may see documents here
     inherit: true       # true: narrow what the parent folders allow; false: replace it
@@ -10,25 +10,30 @@ Format (every key optional)::
         allow: [group:hr]
         inherit: false
 
-Without ``allow`` a sidecar adds no restriction (it may still set ``doc_type``). ``inherit: false``
-needs an ``allow`` list. Unknown keys are errors, so a typo such as ``alow:`` fails closed instead
-of silently widening access.
+Without an ``allow`` key a sidecar adds no restriction (it may still set ``doc_type``). An
+``allow`` key that is present but blank (``allow:`` with every entry commented out, ``allow: ~``,
+``allow: []``) allows nobody. ``inherit: false`` needs an ``allow`` key. Unknown keys, duplicate
+keys and empty sidecars or rules are errors, so a typo such as ``alow:`` fails closed instead of
+silently widening access.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from connectors.documents import Acl
 from connectors.folder.short_forms import expand_principal
-from connectors.folder.yaml_files import load_yaml_model
+from connectors.folder.yaml_files import FolderFileError, parse_yaml_model
 
 SIDECAR_NAME = ".permindex-acl.yaml"
+# Far above any real sidecar; a bigger file is a mistake, not a rule set worth parsing.
+MAX_SIDECAR_BYTES = 1_000_000
 
 DocType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
+
+_NOBODY: Acl = frozenset()
 
 
 class AclRule(BaseModel):
@@ -36,6 +41,7 @@ class AclRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # None only when the key is absent: the field default is never validated.
     allow: Acl | None = None
     inherit: bool = True
     doc_type: DocType | None = None
@@ -44,7 +50,9 @@ class AclRule(BaseModel):
     @classmethod
     def _expand_short_forms(cls, value: Any, info: ValidationInfo) -> Any:
         if value is None:
-            return None
+            # `allow:` whose entries were all commented out reads as null. Treating that like
+            # an absent key would inherit the parent's wider ACL: it means nobody, like [].
+            return _NOBODY
         if not isinstance(value, list):
             raise ValueError("allow must be a list of principals")
         context = info.context or {}
@@ -54,7 +62,13 @@ class AclRule(BaseModel):
         )
 
     @model_validator(mode="after")
-    def _replace_needs_allow(self) -> AclRule:
+    def _check(self) -> AclRule:
+        if not self.model_fields_set:
+            # Most likely everything was commented out; what it meant to restrict is unknown.
+            raise ValueError(
+                "says nothing: write `allow: [...]` (`allow: []` hides it from everyone), "
+                "or remove it"
+            )
         if not self.inherit and self.allow is None:
             raise ValueError("inherit: false needs an allow list (it replaces the inherited ACL)")
         return self
@@ -62,6 +76,16 @@ class AclRule(BaseModel):
 
 class AclSidecar(AclRule):
     files: dict[str, AclRule] = Field(default_factory=dict)
+
+    @field_validator("files", mode="before")
+    @classmethod
+    def _files_is_a_mapping(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError(
+                "must map file names to rules"
+                + (" (it is empty: remove it or add rules)" if value is None else "")
+            )
+        return value
 
     @field_validator("files")
     @classmethod
@@ -74,6 +98,12 @@ class AclSidecar(AclRule):
         return value
 
 
-def load_sidecar(path: Path, label: str, *, source: str, tenant: str) -> AclSidecar:
-    """Raise ``FolderFileError`` naming ``label`` when the sidecar is unreadable or invalid."""
-    return load_yaml_model(path, AclSidecar, label, {"source": source, "tenant": tenant})
+def parse_sidecar(data: bytes, label: str, *, source: str, tenant: str) -> AclSidecar:
+    """Raise ``FolderFileError`` naming ``label`` when the sidecar's bytes are not valid."""
+    if len(data) > MAX_SIDECAR_BYTES:
+        raise FolderFileError(f"{label}: over {MAX_SIDECAR_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FolderFileError(f"{label}: cannot read: not UTF-8: {exc}") from exc
+    return parse_yaml_model(text, AclSidecar, label, {"source": source, "tenant": tenant})
