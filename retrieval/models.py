@@ -39,6 +39,10 @@ class SearchQuery(BaseModel):
 
 
 class ScoreBreakdown(BaseModel):
+    """What each stage gave a result. Raw stage scores (BM25, cosine, fused, rerank, recency)
+    reach only callers allowed to see them; the others get ``final`` = 1 / rank and the leg
+    ranks, see ``SearchResponse.without_raw_scores``."""
+
     keyword: float | None = None
     keyword_rank: int | None = None
     vector: float | None = None
@@ -77,6 +81,29 @@ class SearchResponse(BaseModel):
     results: list[SearchResult]
     took_ms: float
     trace: list[StageTrace] | None = None
+
+    def without_raw_scores(self, offset: int = 0) -> SearchResponse:
+        """The response as a caller without the admin capability may see it.
+
+        BM25 scores depend on statistics over every chunk in the index, visible or not, so a
+        caller watching its own scores could count hidden documents containing a term. What
+        remains is a function of the result order alone (``final`` = 1 / rank in the whole
+        result list, so pages agree, and the rank in each leg), which the caller sees anyway.
+        The trace, which lists every stage's scores, is dropped too.
+        """
+        results = [
+            result.model_copy(
+                update={
+                    "score": ScoreBreakdown(
+                        final=1.0 / rank,
+                        keyword_rank=result.score.keyword_rank,
+                        vector_rank=result.score.vector_rank,
+                    )
+                }
+            )
+            for rank, result in enumerate(self.results, start=offset + 1)
+        ]
+        return self.model_copy(update={"results": results, "trace": None})
 
 
 class DocumentChunk(BaseModel):

@@ -81,7 +81,10 @@ class Searcher:
         *,
         caller: str,
         service: str = "in-process",
+        raw_scores: bool = True,
     ) -> SearchResponse:
+        """``raw_scores=False`` for callers that may not see raw stage scores (BM25 carries
+        statistics of documents they cannot see): see ``SearchResponse.without_raw_scores``."""
         started = self.timer()
         if query.top_k > self.settings.max_top_k:
             raise SearchLimitError(
@@ -128,12 +131,13 @@ class Searcher:
                 latency_ms=took_ms,
             )
         )
-        return SearchResponse(
+        response = SearchResponse(
             query_id=trace.query_id,
             results=results,
             took_ms=took_ms,
             trace=list(trace.stages) if query.trace else None,
         )
+        return response if raw_scores else response.without_raw_scores(query.offset)
 
     def _run(
         self, principals: frozenset[str], query: SearchQuery, mode: SearchMode, trace: QueryTrace

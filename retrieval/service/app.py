@@ -190,6 +190,9 @@ def create_app(
         response = await run(work)
         metrics.searches.labels(query.mode).inc()
         metrics.search_results.observe(len(response.results))
+        if not record.allows(Capability.ADMIN):
+            # Raw BM25 scores move with documents the user cannot see (IDF, lengths).
+            response = response.without_raw_scores(query.offset)
         return response
 
     @app.get(
