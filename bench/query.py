@@ -257,9 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             stores = _open(backend, size, embedder.dimension, args)
             try:
                 chunks = _build(stores.index, corpus, vectors, target, args.rebuild, label)
-                searcher = Searcher(
-                    stores.index, embedder, RetrievalSettings(tenant=TENANT), audit=_NullAudit()
-                )
+                searcher = Searcher(stores.index, embedder, RetrievalSettings(), audit=_NullAudit())
                 per_mode = {mode: _measure(searcher, queries, mode) for mode in MODES}
             finally:
                 stores.close()

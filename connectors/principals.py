@@ -12,6 +12,7 @@ filter on (a keyword field in OpenSearch, a row in SQLite) while remaining unamb
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated
 
 from pydantic import AfterValidator
@@ -29,11 +30,33 @@ class InvalidPrincipalError(ValueError):
     """A principal string that does not follow the typed naming scheme."""
 
 
+# Control, format (zero-width, bidi), surrogate, private-use and unassigned code points, and line
+# or paragraph separators: invisible or ambiguous in an address, so never part of one.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
 def normalise_email(email: str) -> str:
-    address = email.strip().lower()
+    """The one canonical form of an address, used at index time and at query time alike.
+
+    NFKC then casefold, after refusing what only looks like an address: invisible characters,
+    and compatibility characters (the Kelvin sign, fullwidth letters, ligatures) that NFKC would
+    fold into someone else's address: "kim" spelt with the Kelvin sign (U+212A) is refused,
+    not taken for kim.
+    """
+    if not isinstance(email, str):
+        raise InvalidPrincipalError(f"not an email address: {email!r}")
+    address = email.strip(" \t")
+    for ch in address:
+        if unicodedata.category(ch) in _REFUSED_CATEGORIES or ch.isspace():
+            raise InvalidPrincipalError(f"not an email address: {email!r} contains U+{ord(ch):04X}")
+    if unicodedata.normalize("NFKC", address) != address:
+        raise InvalidPrincipalError(
+            f"not an email address: {email!r} contains compatibility characters"
+        )
+    address = address.casefold()
     if address.count("@") != 1 or address.startswith("@") or address.endswith("@"):
         raise InvalidPrincipalError(f"not an email address: {email!r}")
-    if any(ch.isspace() for ch in address) or ":" in address:
+    if ":" in address:
         raise InvalidPrincipalError(f"not an email address: {email!r}")
     return address
 

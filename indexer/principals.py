@@ -4,6 +4,7 @@ Retrieval never imports ``connectors``; it reaches the shared naming rules throu
 whose records carry the ACLs.
 """
 
+from connectors.org import OrgPolicy
 from connectors.principals import (
     InvalidPrincipalError,
     normalise_email,
@@ -15,6 +16,7 @@ from connectors.principals import (
 
 __all__ = [
     "InvalidPrincipalError",
+    "OrgPolicy",
     "normalise_email",
     "org",
     "principal_kind",

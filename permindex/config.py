@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from connectors.folder import FolderSourceConfig
+from connectors.org import OrgPolicy
 from indexer.settings import ChunkingSettings, EmbeddingSettings, IndexSettings
 from retrieval.service.settings import ServiceSettings
 from retrieval.settings import RetrievalSettings
@@ -39,6 +40,21 @@ class ConfigError(Exception):
 SourceConfig = FolderSourceConfig
 
 
+class OrgSettings(BaseModel):
+    """``org:`` section: how to tell the tenant's members (``connectors.org.OrgPolicy``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    domains: list[str] = Field(default_factory=list)
+    members: list[str] = Field(default_factory=list)
+    guests: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _valid(self) -> OrgSettings:
+        OrgPolicy(tenant="check", **self.model_dump())  # same rules as where it is used
+        return self
+
+
 class PermindexConfig(BaseSettings):
     """Everything the composition root needs to wire connectors, indexer, retrieval, schedules."""
 
@@ -49,6 +65,8 @@ class PermindexConfig(BaseSettings):
     )
 
     tenant: str = Field(default="default", pattern=r"^\S+$")
+    # Who is inside the tenant (verified domains, members, guests): `org` in an ACL means them.
+    org: OrgSettings = Field(default_factory=lambda: OrgSettings())
     index: IndexSettings = Field(default_factory=IndexSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
@@ -58,17 +76,10 @@ class PermindexConfig(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _default_source_tenant(cls, data: Any) -> Any:
-        # Sources belong to the deployment's tenant unless they say otherwise.
-        if isinstance(data, dict) and isinstance(data.get("sources"), list):
-            tenant = data.get("tenant", "default")
-            data["sources"] = [
-                {"tenant": tenant, **source} if isinstance(source, dict) else source
-                for source in data["sources"]
-            ]
-        return data
+    @property
+    def org_policy(self) -> OrgPolicy:
+        """The one tenant setting every connector and the identity resolver use."""
+        return OrgPolicy(tenant=self.tenant, **self.org.model_dump())
 
     @model_validator(mode="after")
     def _unique_sources(self) -> PermindexConfig:

@@ -21,7 +21,9 @@ def open_runtime(
     return Runtime(
         stores=stores,
         source_ids=[source.id for source in config.sources],
-        connector_for=lambda source_id: build_connector(config.source(source_id), clock=clock),
+        connector_for=lambda source_id: build_connector(
+            config.source(source_id), org=config.org_policy, clock=clock
+        ),
         embedder_factory=lambda: make_embedder(config.embedding),
         chunking=config.chunking,
         model_name=config.embedding.model,

@@ -8,6 +8,7 @@ from datetime import datetime
 from connectors.contract import Connector
 from connectors.folder import FolderSourceConfig
 from connectors.folder import from_config as folder_connector
+from connectors.org import OrgPolicy
 from indexer.embedding import (
     DEFAULT_MODEL,
     HASHING_PREFIX,
@@ -21,10 +22,12 @@ from permindex.config import SourceConfig
 _KNOWN_DIMENSIONS = {DEFAULT_MODEL: 384, f"sentence-transformers/{DEFAULT_MODEL}": 384}
 
 
-def build_connector(source: SourceConfig, *, clock: Callable[[], datetime]) -> Connector:
-    """The connector for one configured source (its tenant comes from its own config)."""
+def build_connector(
+    source: SourceConfig, *, org: OrgPolicy, clock: Callable[[], datetime]
+) -> Connector:
+    """The connector for one configured source, in the deployment's one tenant."""
     if isinstance(source, FolderSourceConfig):
-        return folder_connector(source, clock=clock)
+        return folder_connector(source, org, clock=clock)
     raise TypeError(f"no connector for source type {source.type!r}")
 
 

@@ -16,18 +16,18 @@ class IdentityError(ValueError):
 
 
 class IdentityResolver:
-    """``user:<email>``, its mapped accounts, every group reaching them, and ``org:<tenant>``.
+    """``user:<email>``, its mapped accounts, ``org:<tenant>`` for members of the organisation,
+    and every group reaching any of those.
 
     Groups come from the synced directory only. Groups asserted by a client are honoured only
     when the calling service is trusted to assert them, and are expanded like synced ones.
+    Org membership comes from ``org`` (verified domains, members, guests): an address the
+    organisation does not know gets its own principals only, never the org-wide documents.
     """
 
-    def __init__(self, directory: DirectoryStore, tenant: str) -> None:
+    def __init__(self, directory: DirectoryStore, org: p.OrgPolicy) -> None:
         self.directory = directory
-        try:
-            self.org_principal = p.org(tenant)
-        except p.InvalidPrincipalError as exc:
-            raise IdentityError(f"invalid tenant {tenant!r}: {exc}") from exc
+        self.org = org
 
     def resolve(
         self,
@@ -42,12 +42,15 @@ class IdentityResolver:
             raise IdentityError(f"cannot resolve caller: {exc}") from exc
         seeds = {p.user(address)}
         seeds |= {p.validate_principal(a) for a in self.directory.accounts_of(address)}
+        if self.org.includes_email(address):
+            # Before expansion, so a group that contains the whole org admits its members.
+            seeds.add(self.org.principal)
         asserted = list(asserted_groups)
         if asserted and not trust_asserted:
             log.info("ignoring %d asserted group(s) from an untrusted caller", len(asserted))
         elif asserted:
             seeds |= {_asserted_group(name) for name in asserted}
-        return frozenset(self._expand(seeds) | {self.org_principal})
+        return frozenset(self._expand(seeds))
 
     def _expand(self, seeds: set[str]) -> set[str]:
         """Breadth-first up the nesting; ``seen`` keeps cyclic nesting finite."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from indexer.principals import OrgPolicy
 from retrieval.models import FusionMethod, SearchMode
 
 
@@ -26,6 +27,6 @@ class RetrievalSettings(BaseModel):
     recency_half_life_days: float = Field(default=90.0, gt=0.0)
     default_recency_boost: float = Field(default=0.0, ge=0.0, le=1.0)
     max_top_k: int = Field(default=100, ge=1)
-    # `org:<tenant>` is granted to every resolved caller.
-    tenant: str = Field(default="default", pattern=r"^\S+$")
+    # The tenant and its members: `org:<tenant>` is granted to members only.
+    org: OrgPolicy = Field(default_factory=OrgPolicy)
     trace_buffer_size: int = Field(default=256, ge=0)

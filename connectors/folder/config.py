@@ -17,8 +17,6 @@ class FolderSourceConfig(BaseModel):
     type: Literal["folder"] = "folder"
     id: SourceId
     path: Path
-    # The organisation every ``org`` in the sidecars stands for.
-    tenant: str = Field(pattern=r"^\S+$")
     doc_type: DocType = "file"
     # Documents link to ``<base_url>/<relative path>`` when set, to ``file://`` URLs otherwise.
     base_url: str | None = None

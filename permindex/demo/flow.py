@@ -29,7 +29,7 @@ from indexer.state_store import RunRecord
 from permindex.demo import generator
 from permindex.demo.generator import Size
 from permindex.demo.golden import write_golden_set
-from permindex.demo.org import ALICE, BOB, SOURCE_ID, TENANT, Person
+from permindex.demo.org import ALICE, BOB, DOMAIN, ORG, SOURCE_ID, TENANT, Person
 from permindex.demo.writer import write_sidecar, write_tree
 from retrieval.identity import IdentityResolver
 from retrieval.models import SearchQuery, SearchResult
@@ -103,8 +103,8 @@ class Demo:
         try:
             runner = self._runner(stores, embedder)
             outcome.runs += [self._sync(runner, RunType.groups), self._sync(runner, RunType.full)]
-            searcher = Searcher(stores.index, embedder, RetrievalSettings(tenant=TENANT))
-            resolver = IdentityResolver(stores.directory, TENANT)
+            searcher = Searcher(stores.index, embedder, RetrievalSettings(org=ORG))
+            resolver = IdentityResolver(stores.directory, ORG)
             self._who(resolver)
             for query in QUERIES:
                 outcome.before.update(self._compare(searcher, resolver, query))
@@ -125,7 +125,7 @@ class Demo:
             f"\nDemo finished in {outcome.seconds:.0f} s. The tree is in [bold]{self.root}[/], "
             f"the index in [bold]{self.index_path}[/].\nCheck quality and leaks with: "
             f"permindex eval --golden {self.golden_path} --index {self.index_path} "
-            f"--tenant {TENANT}"
+            f"--tenant {TENANT} --org-domain {DOMAIN}"
         )
         return outcome
 
@@ -153,7 +153,7 @@ class Demo:
         connector = FolderConnector(
             source_id=SOURCE_ID,
             root=self.root,
-            tenant=TENANT,
+            org=ORG,
             clock=self.clock,
             base_url=BASE_URL,
         )

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from connectors.org import OrgPolicy
+
 TENANT = "northwind"
 DOMAIN = "northwind.example"
+# Everyone at the demo's domain is inside the organisation.
+ORG = OrgPolicy(tenant=TENANT, domains=frozenset({DOMAIN}))
 SOURCE_ID = "northwind"
 
 

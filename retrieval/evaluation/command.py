@@ -17,6 +17,7 @@ from rich.table import Table
 
 from indexer.backends import Stores, open_stores
 from indexer.embedding import Embedder, make_embedder
+from indexer.principals import OrgPolicy
 from indexer.settings import EmbeddedSettings, EmbeddingSettings, IndexSettings, OpenSearchSettings
 from retrieval.audit import AuditRecord
 from retrieval.evaluation.baseline import compare, load_baseline
@@ -80,6 +81,9 @@ def eval_command(
     ),
     model: str = typer.Option("all-MiniLM-L6-v2", help="Embedding model name or path."),
     tenant: str = typer.Option("default", help="Tenant of a golden set's users (org:<tenant>)."),
+    org_domain: list[str] = typer.Option(
+        [], help="A verified domain of the tenant: its addresses get org:<tenant>. Repeatable."
+    ),
     keyword_weight: float = typer.Option(0.5, help="Weight of the keyword leg in min-max fusion."),
     candidate_pool: int = typer.Option(100, help="Chunks fetched per leg before fusion."),
     rerank_model: str | None = typer.Option(None, help="CrossEncoder for the +rerank modes."),
@@ -130,8 +134,9 @@ def eval_command(
                 console, stores, embedder, beir, source_id or "", model, batch_size,
                 None if str(cache) == "none" else cache,
             )  # fmt: skip
+        org = OrgPolicy(tenant=tenant, domains=frozenset(org_domain))
         settings = RetrievalSettings(
-            tenant=BEIR_TENANT if beir is not None else tenant,
+            org=OrgPolicy(tenant=BEIR_TENANT) if beir is not None else org,
             keyword_weight=keyword_weight,
             candidate_pool=candidate_pool,
             rerank_model=rerank_model,
@@ -144,7 +149,7 @@ def eval_command(
                 beir_source_id=source_id,
             )  # fmt: skip
         else:
-            resolver = IdentityResolver(stores.directory, tenant)
+            resolver = IdentityResolver(stores.directory, org)
             evaluator = Evaluator(searcher, lambda user: _resolve(resolver, user))
         report = EvalReport(
             dataset=evalset.name,

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from indexer.principals import OrgPolicy
 from indexer.settings import EmbeddingSettings, IndexSettings
 from retrieval.service.keys import Capability, KeysFileError, create_key, read_keys_file, revoke_key
 from retrieval.service.settings import ServiceSettings
@@ -35,6 +36,9 @@ class DeploymentConfig(Protocol):
     @property
     def embedding(self) -> EmbeddingSettings: ...
 
+    @property
+    def org_policy(self) -> OrgPolicy: ...
+
 
 def _section(config: object, name: str, kind: type[T]) -> T:
     value = getattr(config, name, None)
@@ -47,9 +51,9 @@ def service_settings(config: DeploymentConfig) -> ServiceSettings:
 
 def retrieval_settings(config: DeploymentConfig) -> RetrievalSettings:
     settings = _section(config, "retrieval", RetrievalSettings)
-    if "tenant" not in settings.model_fields_set:
-        # One tenant for the deployment: the one sources stamp on their org principal.
-        settings = settings.model_copy(update={"tenant": config.tenant})
+    if "org" not in settings.model_fields_set:
+        # One tenant setting for the deployment: the one the connectors intersect ACLs with.
+        settings = settings.model_copy(update={"org": config.org_policy})
     return settings
 
 

@@ -57,7 +57,7 @@ def open_service(
     try:
         stores.index.ensure_schema()
         searcher = Searcher(stores.index, embedder, retrieval, audit=audit)
-        resolver = IdentityResolver(stores.directory, retrieval.tenant)
+        resolver = IdentityResolver(stores.directory, retrieval.org)
         app = create_app(searcher, resolver, keys, service)
     except BaseException:
         stores.close()

@@ -29,6 +29,8 @@ def workspace(tmp_path: Path) -> Path:
     (tmp_path / "permindex.yaml").write_text(
         """
 tenant: acme
+org:
+  domains: [example.com]
 index:
   embedded:
     path: index.sqlite
@@ -107,12 +109,15 @@ def test_resync_rebuilds_from_scratch(workspace: Path) -> None:
 
 
 def test_failed_run_exits_non_zero(workspace: Path) -> None:
-    # A broken groups file stops every run: ACLs that depend on groups cannot be computed safely.
+    # A broken groups file fails the groups run (which clears the groups: unreadable means
+    # nobody), while runs that apply deletions and narrowings still succeed.
     (workspace / "docs" / ".permindex-groups.yaml").write_text("groups: [not, a, mapping]\n")
-    code, stdout, stderr = invoke(workspace, "sync", "docs", "-q")
+    code, stdout, stderr = invoke(workspace, "sync", "docs", "--groups", "-q")
     assert code == EXIT_RUN_FAILED
     assert "failed" in stdout
     assert ".permindex-groups.yaml" in stderr
+    code, _, _ = invoke(workspace, "sync", "docs", "-q")
+    assert code == 0
 
 
 def test_lease_held_by_another_run(workspace: Path) -> None:

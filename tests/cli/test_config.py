@@ -50,7 +50,7 @@ schedules:
     # Paths in the file are relative to the file, so the config works from any directory.
     assert source.path == tmp_path / "conf" / ".." / "docs"
     assert config.index.embedded.path == tmp_path / "conf" / "data" / "index.sqlite"
-    assert source.tenant == "acme"  # inherited from the deployment
+    assert config.org_policy.tenant == "acme"  # one tenant for every source and the resolver
     schedule = config.schedules.for_source("handbook")
     assert schedule.incremental == timedelta(minutes=5)
     assert schedule.full == timedelta(hours=2)

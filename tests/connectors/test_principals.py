@@ -71,3 +71,30 @@ def test_yaml_short_forms_expand_to_typed_principals(short, full):
 def test_unknown_short_forms_are_rejected(bad):
     with pytest.raises(InvalidPrincipalError):
         expand_principal(bad, source="docs", tenant="acme")
+
+
+@pytest.mark.parametrize(
+    "lookalike",
+    [
+        "\u212aim@acme.com",  # KELVIN SIGN, which lower() turns into k
+        "\uff4bim@acme.com",  # FULLWIDTH k
+        "kim@acme.com\x85",  # trailing NEL
+        "kim@acme.com\n",
+        "k\u200bim@acme.com",  # zero-width space
+        "kim\u202e@acme.com",  # right-to-left override
+        "kim@acme.com\x00",
+        "k\ud800im@acme.com",  # lone surrogate
+    ],
+)
+def test_look_alike_and_invisible_characters_never_become_a_real_address(lookalike):
+    # Issue 7 item 9: all of these used to resolve to user:kim@acme.com.
+    with pytest.raises(InvalidPrincipalError):
+        normalise_email(lookalike)
+    with pytest.raises(InvalidPrincipalError):
+        validate_principal(f"user:{lookalike}")
+
+
+def test_one_normal_form_at_index_and_query_time():
+    assert normalise_email("KIM@ACME.COM") == normalise_email("kim@acme.com") == "kim@acme.com"
+    assert normalise_email("Straße@acme.com") == "strasse@acme.com"  # casefold, not lower
+    assert normalise_email(normalise_email("Émile@acme.com")) == normalise_email("Émile@acme.com")

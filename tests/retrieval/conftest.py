@@ -15,7 +15,7 @@ from retrieval.searcher import Searcher
 from retrieval.settings import RetrievalSettings
 from tests.retrieval.corpus import (
     NOW,
-    TENANT,
+    ORG,
     ListAuditSink,
     MakeSearcher,
     document_writes,
@@ -52,7 +52,7 @@ def make_searcher(
     indexed: Stores, embedder: Embedder, audit_sink: ListAuditSink
 ) -> Iterator[MakeSearcher]:
     def make(index: IndexBackend | None = None, **overrides: object) -> Searcher:
-        settings = RetrievalSettings.model_validate({"tenant": TENANT, **overrides})
+        settings = RetrievalSettings.model_validate({"org": ORG, **overrides})
         return Searcher(
             index or indexed.index, embedder, settings, audit=audit_sink, clock=lambda: NOW
         )
@@ -67,4 +67,4 @@ def searcher(make_searcher: MakeSearcher) -> Searcher:
 
 @pytest.fixture
 def identities(indexed: Stores) -> IdentityResolver:
-    return IdentityResolver(indexed.directory, TENANT)
+    return IdentityResolver(indexed.directory, ORG)

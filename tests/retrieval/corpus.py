@@ -4,7 +4,7 @@ Identities:
 - alice@acme.com: in group:wiki:eng (nested in group:wiki:tech), Slack account U1 mapped to her;
 - bob@acme.com: in group:wiki:sales;
 - carol@acme.com: in group:wiki:hr.
-Everyone gets org:acme.
+Everyone at acme.com gets org:acme.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from connectors.directory import GroupMembership, IdentityMapping
+from connectors.org import OrgPolicy
 from indexer.backends import Stores
 from indexer.embedding import Embedder
 from indexer.records import ChunkWrite, DocumentWrite
@@ -21,6 +22,8 @@ from retrieval.audit import AuditRecord
 from retrieval.searcher import Searcher
 
 TENANT = "acme"
+# Everyone at acme.com is inside the organisation (and gets org:acme); nobody else is.
+ORG = OrgPolicy(tenant=TENANT, domains=frozenset({"acme.com"}))
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
 

@@ -15,7 +15,7 @@ from retrieval.identity import IdentityResolver
 from retrieval.models import SearchQuery
 from retrieval.searcher import Searcher
 from retrieval.settings import RetrievalSettings
-from tests.retrieval.corpus import TENANT, ListAuditSink, MakeSearcher
+from tests.retrieval.corpus import ORG, ListAuditSink, MakeSearcher
 
 
 def test_one_audit_record_per_query_with_what_was_returned(
@@ -54,7 +54,7 @@ def test_jsonl_and_logging_sinks(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     path = tmp_path / "audit" / "queries.jsonl"
-    settings = RetrievalSettings(tenant=TENANT)
+    settings = RetrievalSettings(org=ORG)
     to_file = Searcher(indexed.index, embedder, settings, audit=JsonlAuditSink(path))
     bob = identities.resolve("bob@acme.com")
     first = to_file.search(bob, SearchQuery(query="VPN"), caller="bob@acme.com")

@@ -7,6 +7,7 @@ import pytest
 from connectors.directory import GroupMembership, IdentityMapping
 from indexer.backends import Stores
 from retrieval.identity import IdentityError, IdentityResolver
+from tests.retrieval.corpus import ORG
 
 
 def test_user_gets_email_accounts_nested_groups_and_org(identities: IdentityResolver) -> None:
@@ -28,7 +29,7 @@ def test_groups_reached_only_through_an_account_are_included(stores: Stores) -> 
         "slack",
         [GroupMembership(group="group:slack:C-ops", members=frozenset({"account:slack:U9"}))],
     )
-    principals = IdentityResolver(stores.directory, "acme").resolve("dan@acme.com")
+    principals = IdentityResolver(stores.directory, ORG).resolve("dan@acme.com")
     assert {"account:slack:U9", "group:slack:C-ops"} <= principals
 
 
@@ -44,7 +45,7 @@ def test_cyclic_nesting_terminates_and_includes_every_group_on_the_cycle(stores:
             GroupMembership(group="group:wiki:other", members=frozenset({"user:x@acme.com"})),
         ],
     )
-    principals = IdentityResolver(stores.directory, "acme").resolve("erin@acme.com")
+    principals = IdentityResolver(stores.directory, ORG).resolve("erin@acme.com")
     assert principals == {
         "user:erin@acme.com",
         "group:wiki:a",
@@ -82,3 +83,37 @@ def test_a_trusted_caller_cannot_assert_anything_but_a_valid_group(
 def test_invalid_email_is_a_clear_error(identities: IdentityResolver, email: str) -> None:
     with pytest.raises(IdentityError, match="cannot resolve caller"):
         identities.resolve(email)
+
+
+def test_an_address_outside_the_organisation_gets_only_its_own_principal(stores: Stores) -> None:
+    # Issue 7 item 8: every caller got org:<tenant>, so stranger@gmail.com read everything
+    # shared org-wide.
+    resolver = IdentityResolver(stores.directory, ORG)
+    assert resolver.resolve("stranger@gmail.com") == {"user:stranger@gmail.com"}
+    assert "org:acme" in resolver.resolve("dan@acme.com")
+    assert "org:acme" not in resolver.resolve("dan@acme.com.evil.io")
+
+
+def test_members_and_guests_of_the_organisation_come_from_its_settings(stores: Stores) -> None:
+    org = ORG.model_copy(
+        update={"members": frozenset({"pat@contractor.io"}), "guests": frozenset({"vic@acme.com"})}
+    )
+    resolver = IdentityResolver(stores.directory, org)
+    assert "org:acme" in resolver.resolve("pat@contractor.io")
+    assert "org:acme" not in resolver.resolve("vic@acme.com")
+
+
+def test_a_group_that_contains_the_organisation_admits_its_members(stores: Stores) -> None:
+    # Issue 7 item 17: org:<tenant> was added after group expansion, so such a group admitted
+    # nobody.
+    stores.directory.replace_groups(
+        "wiki", [GroupMembership(group="group:wiki:all", members=frozenset({"org:acme"}))]
+    )
+    resolver = IdentityResolver(stores.directory, ORG)
+    assert "group:wiki:all" in resolver.resolve("dan@acme.com")
+    assert "group:wiki:all" not in resolver.resolve("stranger@gmail.com")
+
+
+def test_a_look_alike_address_is_refused(stores: Stores) -> None:
+    with pytest.raises(IdentityError):
+        IdentityResolver(stores.directory, ORG).resolve("\u212aim@acme.com")

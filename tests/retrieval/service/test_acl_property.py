@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connectors.directory import GroupMembership, IdentityMapping
+from connectors.org import OrgPolicy
 from indexer.backends import Stores
 from indexer.embedding import Embedder
 from indexer.records import ChunkWrite, DocumentWrite
@@ -33,6 +34,7 @@ from tests.conftest import MakeStores
 from .conftest import running_server
 
 TENANT = "acme"
+ORG = OrgPolicy(tenant=TENANT, domains=frozenset({"acme.com"}))
 WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot")
 USERS = tuple(f"u{i}@acme.com" for i in range(5))
 GROUPS = tuple(f"group:wiki:g{i}" for i in range(4))
@@ -73,8 +75,8 @@ def service(
 ) -> Iterator[Service]:
     stores = make_stores(embedder.dimension)
     stores.index.ensure_schema()
-    searcher = Searcher(stores.index, embedder, RetrievalSettings(tenant=TENANT))
-    resolver = IdentityResolver(stores.directory, TENANT)
+    searcher = Searcher(stores.index, embedder, RetrievalSettings(org=ORG))
+    resolver = IdentityResolver(stores.directory, ORG)
     app = create_app(
         searcher, resolver, ApiKeyStore.from_file(keys_path), ServiceSettings(keys_file=keys_path)
     )
