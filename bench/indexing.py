@@ -35,7 +35,7 @@ from typing import Any
 
 from prometheus_client import REGISTRY
 
-from connectors.contract import Capabilities, Connector
+from connectors.contract import EMPTY_INDEX, Capabilities, Connector, SyncContext
 from connectors.documents import SourceDocument
 from connectors.events import (
     ChangeEvent,
@@ -105,7 +105,9 @@ class CorpusConnector(Connector):
     def validate(self) -> None:
         return None
 
-    def changes(self, checkpoint: Checkpoint | None) -> Iterator[ChangeEvent]:
+    def changes(
+        self, checkpoint: Checkpoint | None, context: SyncContext = EMPTY_INDEX
+    ) -> Iterator[ChangeEvent]:
         for document in self.documents:
             yield DocumentUpserted(document=document)
         yield CheckpointReached(checkpoint=Checkpoint(value={"documents": len(self.documents)}))

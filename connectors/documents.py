@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from connectors.principals import Principal
 
@@ -47,7 +47,27 @@ class SourceDocument(BaseModel):
     doc_type: Annotated[str, Field(min_length=1, max_length=64)] = "document"
     breadcrumbs: tuple[str, ...] = ()
     metadata: dict[str, MetadataValue] = Field(default_factory=dict)
+    # The source's own version of the content (etag, version number, mtime and size): the index
+    # keeps it, and a connector that finds the same version there need not fetch the content.
+    version: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     acl: Acl
+
+    @model_validator(mode="after")
+    def _encodable_text(self) -> SourceDocument:
+        # A lone surrogate (from a YAML escape in front matter, say) cannot be stored or hashed:
+        # refuse it here, where it is one failed document, not later, where it stops the run.
+        texts = [self.external_id, self.title, self.body, self.url, self.author, self.version]
+        texts += [*self.breadcrumbs, *self.metadata]
+        for value in self.metadata.values():
+            texts += value if isinstance(value, list) else [value] if isinstance(value, str) else []
+        for text in texts:
+            if text is not None:
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    reason = f"{exc.reason} at {exc.start}"
+                    raise ValueError(f"text is not valid Unicode: {reason}") from None
+        return self
 
     @field_validator("content_type")
     @classmethod

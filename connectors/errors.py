@@ -26,3 +26,11 @@ class RetryableError(ConnectorError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class PermissionSourceUnreadableError(ConnectorError):
+    """The source's group or identity data exists but cannot be read or understood.
+
+    Unreadable permission data means nobody: a groups run that gets this replaces the source's
+    memberships (or mappings) with none, and the run is recorded as failed with this message.
+    """

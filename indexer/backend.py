@@ -21,7 +21,8 @@ from indexer.records import (
     WriteResult,
 )
 
-SCHEMA_VERSION = 1
+# 2: documents keep the source's version of their content (SourceDocument.version).
+SCHEMA_VERSION = 2
 
 
 class IndexUnavailableError(Exception):

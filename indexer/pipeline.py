@@ -8,11 +8,12 @@ most ``embed_batch_chunks`` chunks (plus the chunks of one large document) wait 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
-from connectors.documents import Acl, SourceDocument
+from connectors.documents import Acl, SourceDocument, document_id
 from indexer import metrics
 from indexer.backend import IndexBackend
 from indexer.chunking import Chunk, Chunker, ChunkingError
@@ -30,18 +31,49 @@ def short(fingerprint: str) -> bytes:
     return bytes.fromhex(fingerprint[:32])
 
 
-# doc id -> (content fingerprint, ACL fingerprint), both shortened
-KnownFingerprints = dict[str, tuple[bytes, bytes]]
+class Known(NamedTuple):
+    """What the index holds for one document: shortened fingerprints and the source's version."""
+
+    content: bytes
+    acl: bytes
+    version: str | None
+
+
+# doc id -> what the index holds
+KnownFingerprints = dict[str, Known]
 
 
 def load_known(index: IndexBackend, source_id: str, retry: RetryPolicy) -> KnownFingerprints:
     def load() -> KnownFingerprints:
         return {
-            fp.doc_id: (short(fp.content_fingerprint), short(fp.acl_fingerprint))
+            fp.doc_id: Known(short(fp.content_fingerprint), short(fp.acl_fingerprint), fp.version)
             for fp in index.iter_fingerprints(source_id)
         }
 
     return retry.call(load)
+
+
+class IndexContext:
+    """The ``SyncContext`` a connector gets: the index's state as this run keeps it up to date."""
+
+    def __init__(self, source_id: str, known: KnownFingerprints, *, full: bool) -> None:
+        self._source_id = source_id
+        self._prefix = f"{source_id}:"
+        self._known = known
+        self._full = full
+
+    @property
+    def full(self) -> bool:
+        return self._full
+
+    def indexed_version(self, external_id: str) -> str | None:
+        known = self._known.get(document_id(self._source_id, external_id))
+        return None if known is None else known.version
+
+    def indexed_ids(self) -> Iterator[str]:
+        # A copy: the run deletes from ``known`` while the connector iterates.
+        for doc_id in list(self._known):
+            yield doc_id[len(self._prefix) :]
 
 
 class Tally:
@@ -128,23 +160,26 @@ class WritePipeline:
     def upsert(self, document: SourceDocument) -> None:
         doc_id = document.doc_id
         self._settle(doc_id)
-        content_fp = content_fingerprint(document, self._chunking, self._model_name)
         acl_fp = acl_fingerprint(document.acl)
         known = self.known.get(doc_id)
-        if known is not None and known[0] == short(content_fp):
-            if known[1] == short(acl_fp):
-                self._tally.document("unchanged")
-            else:
-                self._queue_acl(doc_id, document.acl, acl_fp)
-            return
         try:
+            content_fp = content_fingerprint(document, self._chunking, self._model_name)
+            if known is not None and known.content == short(content_fp):
+                version = document.version if document.version != known.version else None
+                if known.acl != short(acl_fp) or version is not None:
+                    self._queue_acl(doc_id, document.acl, acl_fp, version=version)
+                else:
+                    self._tally.document("unchanged")
+                return
             chunks = self._chunker.chunk(document)
-        except ChunkingError as exc:
-            if known is not None and known[1] != short(acl_fp):
+        except (ChunkingError, ValueError) as exc:
+            # One document that cannot be processed must not stop the run (its deletions and
+            # revocations would never apply). UnicodeError is a ValueError.
+            if known is not None and known.acl != short(acl_fp):
                 # The old text stays searchable until the document is fixed, but never under
                 # an ACL the source has since narrowed: apply the new ACL anyway.
                 self._queue_acl(doc_id, document.acl, acl_fp)
-            self._tally.failure(doc_id, str(exc))
+            self._tally.failure(doc_id, f"cannot process the document: {exc}")
             return
         pending = _PendingDoc(
             document=document,
@@ -176,7 +211,7 @@ class WritePipeline:
         if known is None:
             return  # not in the index (never indexed, or failed): nothing to protect
         acl_fp = acl_fingerprint(acl)
-        if known[1] == short(acl_fp):
+        if known.acl == short(acl_fp):
             self._tally.document("unchanged")
             return
         self._queue_acl(doc_id, acl, acl_fp)
@@ -200,9 +235,15 @@ class WritePipeline:
         if doc_id in self._pending_ids:
             self.flush()
 
-    def _queue_acl(self, doc_id: str, acl: Acl, acl_fp: str) -> None:
+    def _queue_acl(self, doc_id: str, acl: Acl, acl_fp: str, *, version: str | None = None) -> None:
         self._acl_updates.append(
-            AclUpdate(doc_id=doc_id, acl=acl, acl_fingerprint=acl_fp, indexed_at=self._clock())
+            AclUpdate(
+                doc_id=doc_id,
+                acl=acl,
+                acl_fingerprint=acl_fp,
+                indexed_at=self._clock(),
+                version=version,
+            )
         )
         self._pending_ids.add(doc_id)
         if len(self._acl_updates) >= self._write_batch:
@@ -243,12 +284,22 @@ class WritePipeline:
         result: WriteResult = self._retry.call(self._index.write_documents, writes)
         failed = {f.doc_id: f.reason for f in result.failed}
         for pending in batch:
-            doc_id = pending.document.doc_id
-            if doc_id in failed:
-                self._tally.failure(doc_id, f"index rejected the document: {failed[doc_id]}")
+            doc = pending.document
+            if doc.doc_id in failed:
+                self._tally.failure(
+                    doc.doc_id, f"index rejected the document: {failed[doc.doc_id]}"
+                )
+                known = self.known.get(doc.doc_id)
+                if known is not None and known.acl != short(pending.acl_fp):
+                    # The old copy stays (and keeps its old version, so the connector sends the
+                    # document again next run), but under the ACL the source has now.
+                    self._queue_acl(doc.doc_id, doc.acl, pending.acl_fp)
                 continue
-            self.known[doc_id] = (short(pending.content_fp), short(pending.acl_fp))
+            self.known[doc.doc_id] = Known(
+                short(pending.content_fp), short(pending.acl_fp), doc.version
+            )
             self._tally.document("created" if pending.created else "updated", len(pending.chunks))
+        self._flush_acls()
         self._tick()
 
     def _flush_acls(self) -> None:
@@ -257,17 +308,29 @@ class WritePipeline:
         updates, self._acl_updates = self._acl_updates, []
         result: WriteResult = self._retry.call(self._index.replace_acls, updates)
         failed = {f.doc_id: f.reason for f in result.failed}
+        hide: list[str] = []
         for update in updates:
+            known = self.known.get(update.doc_id)
             if update.doc_id in failed:
                 self._tally.failure(
-                    update.doc_id, f"index rejected the ACL update: {failed[update.doc_id]}"
+                    update.doc_id,
+                    f"index rejected the ACL update ({failed[update.doc_id]}): "
+                    "removed from the index until it can be written",
                 )
+                if known is not None:
+                    # Its old ACL may be wider than the source now allows: hide it the only
+                    # way left. The source still has it, so the next run sends it again.
+                    hide.append(update.doc_id)
+                    del self.known[update.doc_id]
                 continue
-            known = self.known.get(update.doc_id)
             if known is not None:
-                self.known[update.doc_id] = (known[0], short(update.acl_fingerprint))
+                self.known[update.doc_id] = known._replace(
+                    acl=short(update.acl_fingerprint), version=update.version or known.version
+                )
             if update.doc_id not in self._tally.failed_ids:
                 self._tally.document("acl_updated")
+        if hide:
+            self._retry.call(self._index.delete_documents, hide)
         self._tick()
 
     def _flush_deletes(self) -> None:
@@ -300,6 +363,7 @@ def _document_write(pending: _PendingDoc, indexed_at: datetime) -> DocumentWrite
         acl=doc.acl,
         content_fingerprint=pending.content_fp,
         acl_fingerprint=pending.acl_fp,
+        version=doc.version,
         chunks=chunks,
         indexed_at=indexed_at,
     )

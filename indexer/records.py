@@ -37,6 +37,7 @@ class DocumentWrite(BaseModel):
     acl: Acl
     content_fingerprint: str
     acl_fingerprint: str
+    version: str | None = None  # the source's version of the content, for SyncContext
     chunks: list[ChunkWrite]
     # The writer's clock, so pruning compares times from one clock; the backend's when None.
     indexed_at: datetime | None = None
@@ -49,6 +50,8 @@ class AclUpdate(BaseModel):
     acl: Acl
     acl_fingerprint: str
     indexed_at: datetime | None = None
+    # Set when the source's version changed but the content did not: recorded, nothing re-embedded.
+    version: str | None = None
 
 
 def stamp(indexed_at: datetime | None, fallback: str) -> str:
@@ -78,6 +81,7 @@ class DocFingerprint(BaseModel):
     content_fingerprint: str
     acl_fingerprint: str
     indexed_at: datetime
+    version: str | None = None
 
 
 class SearchFilters(BaseModel):

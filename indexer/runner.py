@@ -22,7 +22,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from connectors.contract import Connector
-from connectors.errors import ConnectorConfigError, RetryableError, SourceUnavailableError
+from connectors.errors import (
+    ConnectorConfigError,
+    PermissionSourceUnreadableError,
+    RetryableError,
+    SourceUnavailableError,
+)
 from connectors.events import (
     Checkpoint,
     CheckpointReached,
@@ -35,7 +40,7 @@ from indexer import metrics
 from indexer.backend import IndexUnavailableError
 from indexer.backends import Stores
 from indexer.embedding import Embedder
-from indexer.pipeline import Tally, WritePipeline, load_known
+from indexer.pipeline import IndexContext, Tally, WritePipeline, load_known
 from indexer.pruning import read_listing, stale_documents
 from indexer.retry import RetryPolicy
 from indexer.run_types import ProgressSink, RunType, UnsupportedRunError
@@ -180,8 +185,9 @@ class SyncRunner:
         state = self.stores.state
         checkpoint = None if full else self.retry.call(state.get_checkpoint, self.source_id)
         pipeline, tally = self._pipeline(record)
+        context = IndexContext(self.source_id, pipeline.known, full=full)
         final_checkpoint: Checkpoint | None = None
-        for event in self.connector.changes(checkpoint):
+        for event in self.connector.changes(checkpoint, context):
             self._keep_lease()
             if isinstance(event, DocumentUpserted):
                 pipeline.upsert(event.document)
@@ -244,19 +250,38 @@ class SyncRunner:
     def _run_groups(self, record: RunRecord) -> None:
         directory = self.stores.directory
         caps = self.connector.capabilities
-        parts = []
-        # Materialised first so a source failing halfway replaces nothing.
+        parts: list[str] = []
+        unreadable: list[str] = []
+        # Materialised first so a source failing halfway replaces nothing. Group data the
+        # source says it cannot read means nobody: memberships are cleared, not kept as they were
+        # (a broken file must not freeze the revocation it may have been edited to make).
         if caps.groups:
-            memberships = list(self.connector.groups())
+            try:
+                memberships = list(self.connector.groups())
+            except PermissionSourceUnreadableError as exc:
+                memberships = []
+                unreadable.append(f"group memberships cleared: {exc}")
             self._keep_lease()
             self.retry.call(directory.replace_groups, self.source_id, memberships)
             parts.append(f"{len(memberships)} group memberships")
         if caps.identities:
-            mappings = list(self.connector.identities())
+            try:
+                mappings = list(self.connector.identities())
+            except PermissionSourceUnreadableError as exc:
+                mappings = []
+                unreadable.append(f"identity mappings cleared: {exc}")
             self._keep_lease()
             self.retry.call(directory.replace_identities, self.source_id, mappings)
             parts.append(f"{len(mappings)} identity mappings")
-        record.message = "synced " + " and ".join(parts)
+        if caps.acls_expand_groups and caps.permissions_refresh:
+            # Effective ACLs hold memberships expanded when they were computed: recompute them
+            # now, so a removed member loses access within this run, not at some later one.
+            self._run_permissions(record)
+            parts.append("effective ACLs recomputed")
+        record.message = "synced " + ", ".join(parts)
+        if unreadable:
+            record.message += "; " + "; ".join(unreadable)
+            raise _RunStopped(record.message)
 
     # -- helpers ----------------------------------------------------------------------------
 

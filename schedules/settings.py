@@ -29,10 +29,12 @@ class SourceSchedule(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    incremental: Interval | None = timedelta(minutes=15)
+    # A revocation (sidecar, restriction, sharing, group membership) must reach search within
+    # minutes: incremental and groups runs are cheap per unchanged document, so they run often.
+    incremental: Interval | None = timedelta(minutes=5)
     full: Interval | None = timedelta(days=1)
-    permissions: Interval | None = timedelta(hours=1)
-    groups: Interval | None = timedelta(hours=6)
+    permissions: Interval | None = timedelta(minutes=15)
+    groups: Interval | None = timedelta(minutes=15)
 
     @model_validator(mode="after")
     def _positive(self) -> SourceSchedule:

@@ -1,10 +1,13 @@
 """``FolderConnector``: a directory tree as a permission-aware source without a change feed.
 
-Incremental runs diff the tree against the manifest kept in the checkpoint (see ``manifest``):
-new or modified files are upserted, vanished ones deleted, files whose effective ACL changed
-while their bytes did not get a cheap ``PermissionsChanged``; a move is a delete plus an upsert.
-ACLs come from ``.permindex-acl.yaml`` sidecars (``sidecar``) and group memberships from the
-root's ``.permindex-groups.yaml`` (``directory_file``); docs/permissions.md has the full model.
+Every run walks the tree and compares each file with what the index holds (``SyncContext``): a
+file whose version (mtime, size and the settings that shape its document) the index already has
+is not read again, but its current effective ACL is still sent, so that any difference from the
+index's ACL is applied whatever the previous runs did (a permissions run, a rejected write). New
+and modified files are upserted, files the index holds that are gone are deleted; a move is a
+delete plus an upsert. ACLs come from ``.permindex-acl.yaml`` sidecars (``sidecar``) and group
+memberships from the root's ``.permindex-groups.yaml`` (``directory_file``); docs/permissions.md
+has the full model.
 """
 
 from __future__ import annotations
@@ -19,10 +22,14 @@ from urllib.parse import quote
 from pydantic import TypeAdapter, ValidationError
 
 from connectors.acl_layers import effective_acl
-from connectors.contract import Capabilities, Connector
+from connectors.contract import EMPTY_INDEX, Capabilities, Connector, SyncContext
 from connectors.directory import GroupMembership, IdentityMapping
 from connectors.documents import Acl, SourceDocument, SourceId
-from connectors.errors import ConnectorConfigError, SourceUnavailableError
+from connectors.errors import (
+    ConnectorConfigError,
+    PermissionSourceUnreadableError,
+    SourceUnavailableError,
+)
 from connectors.events import (
     ChangeEvent,
     Checkpoint,
@@ -35,24 +42,31 @@ from connectors.events import (
     LiveId,
     PermissionsChanged,
 )
-from connectors.folder import manifest
 from connectors.folder.config import FolderSourceConfig
 from connectors.folder.directory_file import Directory, load_directory
-from connectors.folder.manifest import Entry
 from connectors.folder.parsing import ParseError, parse
+from connectors.folder.safe_open import read_regular_file
 from connectors.folder.tree import FileEntry, UnreadableFolder, walk
 from connectors.folder.yaml_files import FolderFileError, describe_validation_error
-from connectors.principals import InvalidPrincipalError, org
+from connectors.org import OrgPolicy
 
 log = logging.getLogger(__name__)
 
 _SOURCE_ID = TypeAdapter(SourceId)
 _NOBODY: Acl = frozenset()
+# Part of every version string: bump when parsing changes, so every file is read again once.
+_VERSION_FORMAT = "folder/2"
+CHECKPOINT_FORMAT = "folder-checkpoint/2"
 
 
 class FolderConnector(Connector):
     capabilities = Capabilities(
-        incremental=True, listing=True, permissions_refresh=True, groups=True, identities=True
+        incremental=True,
+        listing=True,
+        permissions_refresh=True,
+        groups=True,
+        identities=True,
+        acls_expand_groups=True,
     )
 
     def __init__(
@@ -60,7 +74,7 @@ class FolderConnector(Connector):
         *,
         source_id: str,
         root: Path,
-        tenant: str,
+        org: OrgPolicy,
         clock: Callable[[], datetime],
         doc_type: str = "file",
         base_url: str | None = None,
@@ -69,11 +83,10 @@ class FolderConnector(Connector):
     ) -> None:
         try:
             self.source_id = _SOURCE_ID.validate_python(source_id)
-            org(tenant)
-        except (ValidationError, InvalidPrincipalError) as exc:
+        except ValidationError as exc:
             raise ConnectorConfigError(f"folder source {source_id!r}: {exc}") from exc
         self._root = Path(root).absolute()
-        self._tenant = tenant
+        self._org = org
         self._clock = clock
         self._doc_type = doc_type
         self._base_url = base_url.rstrip("/") if base_url else None
@@ -83,6 +96,8 @@ class FolderConnector(Connector):
     # -- contract -------------------------------------------------------------------------
 
     def validate(self) -> None:
+        # The groups file is not checked here: a broken one must not stop the runs that apply
+        # deletions and narrowings (it hides what depends on it instead).
         if not self._root.is_dir():
             raise ConnectorConfigError(
                 f"folder source {self.source_id!r}: {self._root} is not a folder"
@@ -91,35 +106,40 @@ class FolderConnector(Connector):
             raise ConnectorConfigError(
                 f"folder source {self.source_id!r}: {self._root} is not readable"
             )
-        self._directory()
 
-    def changes(self, checkpoint: Checkpoint | None) -> Iterator[ChangeEvent]:
-        previous = manifest.load(checkpoint)
-        resolve = _AclResolver(self._directory())
-        current: dict[str, Entry] = {}
+    def changes(
+        self, checkpoint: Checkpoint | None, context: SyncContext = EMPTY_INDEX
+    ) -> Iterator[ChangeEvent]:
+        resolve = _AclResolver(*self._directory(), self._org)
+        seen: set[str] = set()
+        unreadable: list[str] = []
         since_checkpoint = 0
         for item in self._walk():
             if isinstance(item, UnreadableFolder):
-                yield from self._carry_over(item, previous, current)
+                unreadable.append(item.relpath)
                 continue
-            events, current[item.relpath] = self._visit(item, previous.get(item.relpath), resolve)
-            yield from events
+            seen.add(item.relpath)
+            yield from self._visit(item, context, resolve)
             since_checkpoint += 1
             if self._checkpoint_every and since_checkpoint >= self._checkpoint_every:
+                # Nothing in the checkpoint drives the next run (the index does), so a resumed
+                # run redoes the walk cheaply; this one only lets the runner save progress.
                 since_checkpoint = 0
-                # Files not visited yet keep their previous entries, so this checkpoint covers
-                # exactly the events emitted so far and a resumed run redoes only the rest.
-                yield CheckpointReached(
-                    checkpoint=manifest.dump({**previous, **current}, self._clock())
-                )
-        for relpath in previous:
-            if relpath not in current:
-                yield DocumentDeleted(source_id=self.source_id, external_id=relpath)
-        yield CheckpointReached(checkpoint=manifest.dump(current, self._clock()))
+                yield CheckpointReached(checkpoint=self._checkpoint())
+        for external_id in sorted(set(context.indexed_ids()) - seen):
+            folder = next((f for f in unreadable if _below(external_id, f)), None)
+            if folder is None:
+                if not context.full:  # a full run deletes by its listing, after it completed
+                    yield DocumentDeleted(source_id=self.source_id, external_id=external_id)
+            else:
+                # Absence from an unlistable folder is not deletion, but nothing there is trusted.
+                yield self._permissions_changed(external_id, _NOBODY)
+                yield self._document_failed(external_id, f"folder {folder!r} cannot be listed")
+        yield CheckpointReached(checkpoint=self._checkpoint())
 
     def list_live_ids(self) -> Iterator[ListingEvent]:
         incomplete: str | None = None
-        for item in walk(self._root, source=self.source_id, tenant=self._tenant):
+        for item in walk(self._root, source=self.source_id, tenant=self._org.tenant):
             if isinstance(item, UnreadableFolder):
                 incomplete = incomplete or f"folder {item.relpath or '.'!r}: {item.reason}"
                 continue
@@ -127,29 +147,37 @@ class FolderConnector(Connector):
         yield ListingEnd(completed=incomplete is None, reason=incomplete)
 
     def permissions(self) -> Iterator[PermissionsChanged]:
-        resolve = _AclResolver(self._directory())
+        resolve = _AclResolver(*self._directory(), self._org)
         for item in self._walk():
             if isinstance(item, UnreadableFolder):
                 continue  # the next incremental run hides what it cannot see
-            acl = _NOBODY if item.rules.error else resolve(item.rules.layers)
+            acl, _ = resolve.acl_of(item)
             yield self._permissions_changed(item.relpath, acl)
 
     def groups(self) -> Iterator[GroupMembership]:
-        yield from self._directory().memberships()
+        yield from self._readable_directory().memberships()
 
     def identities(self) -> Iterator[IdentityMapping]:
-        yield from self._directory().mappings()
+        yield from self._readable_directory().mappings()
 
     # -- internals ------------------------------------------------------------------------
 
-    def _directory(self) -> Directory:
+    def _directory(self) -> tuple[Directory, str | None]:
+        """The groups and identities, or none and the reason they cannot be read."""
         try:
-            return load_directory(self._root, source=self.source_id, tenant=self._tenant)
+            return load_directory(self._root, source=self.source_id, tenant=self._org.tenant), None
         except FolderFileError as exc:
-            raise ConnectorConfigError(f"folder source {self.source_id!r}: {exc}") from exc
+            log.warning("folder source %s: %s", self.source_id, exc)
+            return Directory(), str(exc)
+
+    def _readable_directory(self) -> Directory:
+        directory, error = self._directory()
+        if error is not None:
+            raise PermissionSourceUnreadableError(f"folder source {self.source_id!r}: {error}")
+        return directory
 
     def _walk(self) -> Iterator[FileEntry | UnreadableFolder]:
-        for item in walk(self._root, source=self.source_id, tenant=self._tenant):
+        for item in walk(self._root, source=self.source_id, tenant=self._org.tenant):
             if isinstance(item, UnreadableFolder) and item.relpath == "":
                 raise SourceUnavailableError(
                     f"folder source {self.source_id!r}: cannot list {self._root}: {item.reason}"
@@ -157,51 +185,37 @@ class FolderConnector(Connector):
             yield item
 
     def _visit(
-        self, file: FileEntry, previous: Entry | None, resolve: _AclResolver
-    ) -> tuple[list[ChangeEvent], Entry]:
+        self, file: FileEntry, context: SyncContext, resolve: _AclResolver
+    ) -> list[ChangeEvent]:
+        acl, error = resolve.acl_of(file)
+        if error is not None:
+            # The ACL is unknown: never index under a guess, and hide what was indexed before.
+            return self._failed(file.relpath, _NOBODY, error)
         doc_type = file.rules.doc_type or self._doc_type
         url = self._url(file)
-        shape_fp = manifest.fingerprint((doc_type, url))
-        if file.rules.error is not None:
-            # The ACL is unknown: never index under a guess, and hide what was indexed before.
-            return self._failed(file.relpath, previous, _NOBODY, shape_fp, file.rules.error)
-        acl = resolve(file.rules.layers)
         try:
             stat = file.path.stat(follow_symlinks=False)
         except OSError as exc:
-            return self._failed(file.relpath, previous, acl, shape_fp, f"cannot stat: {exc}")
-        if (
-            previous is not None
-            and previous.ok
-            and previous.mtime_ns == stat.st_mtime_ns
-            and previous.size == stat.st_size
-            and previous.shape_fp == shape_fp
+            return self._failed(file.relpath, acl, f"cannot stat: {exc}")
+        if not context.full and context.indexed_version(file.relpath) == _version(
+            stat, doc_type, url
         ):
-            acl_fp = manifest.acl_fingerprint(acl)
-            unchanged = previous._replace(acl_fp=acl_fp)
-            if acl_fp == previous.acl_fp:
-                return [], unchanged
-            return [self._permissions_changed(file.relpath, acl)], unchanged
-        seen = (stat.st_mtime_ns, stat.st_size)
+            return [self._permissions_changed(file.relpath, acl)]
         try:
-            document = self._document(file, stat.st_size, stat.st_mtime_ns, acl, doc_type, url)
+            document = self._document(file, acl, doc_type, url)
         except _Skip as exc:
-            return self._failed(file.relpath, previous, acl, shape_fp, str(exc), seen)
-        entry = Entry(*seen, manifest.acl_fingerprint(acl), shape_fp, True)
-        return [DocumentUpserted(document=document)], entry
+            return self._failed(file.relpath, acl, str(exc))
+        return [DocumentUpserted(document=document)]
 
-    def _document(
-        self, file: FileEntry, size: int, mtime_ns: int, acl: Acl, doc_type: str, url: str
-    ) -> SourceDocument:
-        if size > self._max_file_bytes:
-            raise _Skip(f"file is {size} bytes, over the {self._max_file_bytes}-byte limit")
+    def _document(self, file: FileEntry, acl: Acl, doc_type: str, url: str) -> SourceDocument:
         try:
-            with file.path.open("rb") as handle:
-                data = handle.read(self._max_file_bytes + 1)
+            # Opened without following links, and checked to be a regular file below the root:
+            # the file may have been swapped for a link since the walk listed it.
+            data, stat = read_regular_file(self._root, file.relpath, self._max_file_bytes)
         except OSError as exc:
             raise _Skip(f"cannot read: {exc}") from exc
         if len(data) > self._max_file_bytes:
-            raise _Skip(f"file grew over the {self._max_file_bytes}-byte limit while read")
+            raise _Skip(f"file is over the {self._max_file_bytes}-byte limit")
         try:
             parsed = parse(file.path.suffix.lower(), data)
         except ParseError as exc:
@@ -214,66 +228,47 @@ class FolderConnector(Connector):
                 body=parsed.body,
                 url=url,
                 author=parsed.author,
-                updated_at=datetime.fromtimestamp(mtime_ns / 1e9, UTC),
+                updated_at=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, UTC),
                 content_type=parsed.content_type,
                 doc_type=doc_type,
                 breadcrumbs=file.folder,
                 metadata=parsed.metadata,
+                # The version of what was read, not of what the walk saw before.
+                version=_version(stat, doc_type, url),
                 acl=acl,
             )
         except ValidationError as exc:
             raise _Skip(f"invalid document: {describe_validation_error(exc)}") from exc
 
-    def _failed(
-        self,
-        relpath: str,
-        previous: Entry | None,
-        acl: Acl,
-        shape_fp: str,
-        reason: str,
-        seen: tuple[int, int] | None = None,
-    ) -> tuple[list[ChangeEvent], Entry]:
-        """Record a failure; keep the path in the manifest (a failure is not a deletion).
+    def _failed(self, relpath: str, acl: Acl, reason: str) -> list[ChangeEvent]:
+        """Record a failure. A failure is not a deletion: an indexed copy stays, but under the
+        current ACL (or nobody, when the ACL is unknown), never under a wider old one."""
+        return [self._permissions_changed(relpath, acl), self._document_failed(relpath, reason)]
 
-        If the document may be indexed and its ACL is now different (or unknown, passed as the
-        empty ACL), the index gets the new ACL so stale content is never wider than intended.
-        """
-        events: list[ChangeEvent] = []
-        acl_fp = ""
-        if previous is None or previous.indexed:
-            # Without a manifest (first or full run) the index may hold this document from an
-            # earlier run: send the ACL anyway; the runner ignores documents it does not hold.
-            acl_fp = manifest.acl_fingerprint(acl)
-            if previous is None or acl_fp != previous.acl_fp:
-                events.append(self._permissions_changed(relpath, acl))
-        events.append(DocumentFailed(source_id=self.source_id, external_id=relpath, reason=reason))
-        if seen is None:
-            seen = (previous.mtime_ns, previous.size) if previous is not None else (0, 0)
-        return events, Entry(*seen, acl_fp, shape_fp, False)
-
-    def _carry_over(
-        self, folder: UnreadableFolder, previous: dict[str, Entry], current: dict[str, Entry]
-    ) -> Iterator[ChangeEvent]:
-        """An unlistable folder: what it held before is neither deleted nor trusted."""
-        prefix = f"{folder.relpath}/"
-        for relpath, entry in previous.items():
-            if relpath.startswith(prefix) and relpath not in current:
-                events, current[relpath] = self._failed(
-                    relpath,
-                    entry,
-                    _NOBODY,
-                    entry.shape_fp,
-                    f"folder {folder.relpath!r}: {folder.reason}",
-                )
-                yield from events
+    def _document_failed(self, relpath: str, reason: str) -> DocumentFailed:
+        return DocumentFailed(source_id=self.source_id, external_id=relpath, reason=reason)
 
     def _permissions_changed(self, relpath: str, acl: Acl) -> PermissionsChanged:
         return PermissionsChanged(source_id=self.source_id, external_id=relpath, acl=acl)
+
+    def _checkpoint(self) -> Checkpoint:
+        return Checkpoint(
+            value={"format": CHECKPOINT_FORMAT, "taken_at": self._clock().isoformat()}
+        )
 
     def _url(self, file: FileEntry) -> str:
         if self._base_url:
             return f"{self._base_url}/{quote(file.relpath)}"
         return file.path.as_uri()
+
+
+def _version(stat: os.stat_result, doc_type: str, url: str) -> str:
+    parts = (_VERSION_FORMAT, str(stat.st_mtime_ns), str(stat.st_size), doc_type, url)
+    return "|".join(parts)
+
+
+def _below(external_id: str, folder: str) -> bool:
+    return folder == "" or external_id.startswith(f"{folder}/")
 
 
 class _Skip(Exception):
@@ -283,25 +278,37 @@ class _Skip(Exception):
 class _AclResolver:
     """Effective ACLs of layer stacks, cached: most files share their folder's stack."""
 
-    def __init__(self, directory: Directory) -> None:
+    def __init__(self, directory: Directory, directory_error: str | None, org: OrgPolicy) -> None:
         self._directory = directory
+        self._directory_error = directory_error
+        self._org = org
         self._cache: dict[tuple[Acl, ...], Acl] = {}
 
-    def __call__(self, layers: Sequence[Acl]) -> Acl:
+    def acl_of(self, file: FileEntry) -> tuple[Acl, str | None]:
+        """The file's effective ACL, or nobody and why its ACL cannot be known."""
+        if file.rules.error is not None:
+            return _NOBODY, file.rules.error
+        layers = file.rules.layers
+        if len(layers) > 1 and self._directory_error is not None:
+            # Intersecting layers needs the members of their groups; without them, nobody.
+            return _NOBODY, f"its ACL needs group memberships: {self._directory_error}"
+        return self._effective(layers), None
+
+    def _effective(self, layers: Sequence[Acl]) -> Acl:
         key = tuple(layers)
         if key not in self._cache:
-            self._cache[key] = effective_acl(list(key), self._directory.members_of)
+            self._cache[key] = effective_acl(list(key), self._directory.members_of, self._org)
         return self._cache[key]
 
 
 def from_config(
-    config: FolderSourceConfig, clock: Callable[[], datetime] | None = None
+    config: FolderSourceConfig, org: OrgPolicy, clock: Callable[[], datetime] | None = None
 ) -> FolderConnector:
     """Build the connector for the composition root; the clock defaults to UTC wall time."""
     return FolderConnector(
         source_id=config.id,
         root=config.path,
-        tenant=config.tenant,
+        org=org,
         clock=clock or (lambda: datetime.now(UTC)),
         doc_type=config.doc_type,
         base_url=config.base_url,

@@ -9,12 +9,13 @@
       u42: carol@example.com                      # account:<source>:u42 is carol
 
 ``.permindex-identities.yaml`` (optional sibling) may hold more ``identities``. Both files are
-optional; a file that is present but invalid stops every run (``ConnectorConfigError``) because
-ACLs that depend on group expansion cannot be computed safely without it.
+optional. A file that is present but invalid, unreadable or misnamed means no groups at all: the
+connector hides what needs them and a groups run clears the source's memberships.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from connectors.directory import GroupMembership, IdentityMapping
+from connectors.folder.names import near_miss
+from connectors.folder.safe_open import read_regular_file
 from connectors.folder.short_forms import expand_account_name, expand_group_name, expand_principal
-from connectors.folder.yaml_files import FolderFileError, load_yaml_model
+from connectors.folder.yaml_files import FolderFileError, parse_yaml_model
 from connectors.principals import normalise_email
 
 GROUPS_NAME = ".permindex-groups.yaml"
 IDENTITIES_NAME = ".permindex-identities.yaml"
+MAX_FILE_BYTES = 8_000_000
 
 
 class DirectoryFile(BaseModel):
@@ -93,15 +97,27 @@ class Directory:
 
 
 def load_directory(root: Path, *, source: str, tenant: str) -> Directory:
-    """Raise ``FolderFileError`` when a present file is unreadable, invalid or contradictory."""
+    """Raise ``FolderFileError`` when a present file is unreadable, invalid or contradictory,
+    or when a near miss of either name sits at the root (its groups would silently not count)."""
     context = {"source": source, "tenant": tenant}
+    try:
+        with os.scandir(root) as entries:
+            names = sorted(entry.name for entry in entries)
+    except OSError as exc:
+        raise FolderFileError(f"cannot list the root for {GROUPS_NAME}: {exc}") from exc
+    for name in names:
+        for canonical in (GROUPS_NAME, IDENTITIES_NAME):
+            if near_miss(name, canonical):
+                raise FolderFileError(
+                    f"{name}: looks like a misnamed {canonical}, the only name that is read; "
+                    "rename or remove it"
+                )
     groups: dict[str, frozenset[str]] = {}
     identities: dict[str, str] = {}
     for name in (GROUPS_NAME, IDENTITIES_NAME):
-        path = root / name
-        if not path.exists():
+        if name not in names:
             continue
-        loaded = load_yaml_model(path, DirectoryFile, name, context)
+        loaded = parse_yaml_model(_read(root, name), DirectoryFile, name, context)
         if name == IDENTITIES_NAME and loaded.groups:
             raise FolderFileError(f"{name}: groups belong in {GROUPS_NAME}")
         for account_name, email in loaded.identities.items():
@@ -113,3 +129,17 @@ def load_directory(root: Path, *, source: str, tenant: str) -> Directory:
             identities[account_name] = email
         groups.update(loaded.groups)
     return Directory(groups=groups, identities=identities)
+
+
+def _read(root: Path, name: str) -> str:
+    # Like sidecars: never through a link, never a FIFO that would block the run.
+    try:
+        data, _ = read_regular_file(root, name, MAX_FILE_BYTES)
+    except OSError as exc:
+        raise FolderFileError(f"{name}: cannot read: {exc}") from exc
+    if len(data) > MAX_FILE_BYTES:
+        raise FolderFileError(f"{name}: larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FolderFileError(f"{name}: cannot read: not UTF-8 ({exc.reason})") from exc

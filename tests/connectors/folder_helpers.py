@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,14 +19,15 @@ from connectors.events import (
     PermissionsChanged,
 )
 from connectors.folder import FolderConnector
+from connectors.org import OrgPolicy
 
 FIXED_NOW = datetime(2025, 1, 15, 12, 0, tzinfo=UTC)
+ORG = OrgPolicy(tenant="acme", domains=frozenset({"example.com", "acme.com"}))
 
 
 def connector(root: Path, **options: Any) -> FolderConnector:
-    return FolderConnector(
-        source_id="docs", root=root, tenant="acme", clock=lambda: FIXED_NOW, **options
-    )
+    options.setdefault("org", ORG)
+    return FolderConnector(source_id="docs", root=root, clock=lambda: FIXED_NOW, **options)
 
 
 def write(root: Path, relpath: str, content: str | bytes, *, mtime_ns: int | None = None) -> Path:
@@ -76,33 +77,54 @@ def minimal_pdf(text: str, title: str | None = None) -> bytes:
 
 @dataclass
 class Replica:
-    """What an index would hold after applying a connector's events: id -> (title, body, acl)."""
+    """What an index would hold after applying a connector's events: id -> (title, body, acl).
+
+    It is also the ``SyncContext`` the connector gets, as the indexer's would be: the versions
+    and ids of what it holds.
+    """
 
     docs: dict[str, tuple[str, str, Acl]] = field(default_factory=dict)
     failed: set[str] = field(default_factory=set)
     checkpoint: Checkpoint | None = None
+    versions: dict[str, str | None] = field(default_factory=dict)
+    full: bool = False
 
-    def apply(self, events: Iterable[object]) -> None:
+    def indexed_version(self, external_id: str) -> str | None:
+        return self.versions.get(external_id) if external_id in self.docs else None
+
+    def indexed_ids(self) -> Iterator[str]:
+        yield from list(self.docs)
+
+    def apply(self, events: Iterable[object]) -> list[object]:
+        """Apply ``events``; return those that changed something or report a failure.
+
+        An ACL equal to the one held, or for a document not held, changes nothing: the indexer
+        drops those too, so tests see what a run really did.
+        """
+        effective: list[object] = []
         for event in events:
             if isinstance(event, DocumentUpserted):
                 doc = event.document
                 self.docs[doc.external_id] = (doc.title, doc.body, doc.acl)
+                self.versions[doc.external_id] = doc.version
                 self.failed.discard(doc.external_id)
             elif isinstance(event, DocumentDeleted):
                 self.docs.pop(event.external_id, None)
             elif isinstance(event, PermissionsChanged):
-                if event.external_id in self.docs:
-                    title, body, _ = self.docs[event.external_id]
-                    self.docs[event.external_id] = (title, body, event.acl)
+                held = self.docs.get(event.external_id)
+                if held is None or held[2] == event.acl:
+                    continue
+                self.docs[event.external_id] = (held[0], held[1], event.acl)
             elif isinstance(event, DocumentFailed):
                 self.failed.add(event.external_id)
             elif isinstance(event, CheckpointReached):
                 self.checkpoint = event.checkpoint
+            effective.append(event)
+        return effective
 
     def sync(self, source: FolderConnector) -> list[object]:
-        events: list[object] = list(source.changes(self.checkpoint))
-        self.apply(events)
-        return events
+        self.failed = set()  # what is failing now: a run's record lists only its own failures
+        return self.apply(source.changes(self.checkpoint, self))
 
 
 def kinds(events: Iterable[object]) -> list[tuple[str, str]]:

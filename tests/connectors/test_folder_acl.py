@@ -1,11 +1,13 @@
 """Sidecar ACLs: inheritance, narrowing, replacement, per-file overrides, and failing closed."""
 
 import pytest
+from pydantic import ValidationError
 
 from connectors.errors import ConnectorConfigError
 from connectors.events import DocumentFailed, PermissionsChanged
 from connectors.folder import FolderConnector
-from tests.connectors.folder_helpers import FIXED_NOW, Replica, connector, upserted, write
+from connectors.org import OrgPolicy
+from tests.connectors.folder_helpers import FIXED_NOW, ORG, Replica, connector, upserted, write
 
 GROUPS = """
 groups:
@@ -36,8 +38,12 @@ def test_subfolders_inherit_and_short_forms_expand(tmp_path):
     write(tmp_path, "eng/design.md", "# Design")
     result = acls(tmp_path)
     assert result["a/b/deep.md"] == {"org:acme", "user:boss@acme.com"}
-    # the org-wide parent constrains nothing: eng narrows to its group
-    assert result["eng/design.md"] == {"group:docs:eng"}
+    # under the org-wide parent, eng's members who are inside the organisation pass both
+    assert result["eng/design.md"] == {
+        "user:alice@acme.com",
+        "user:bob@acme.com",
+        "user:carol@acme.com",
+    }
 
 
 def test_inheriting_subfolder_narrows_to_principals_allowed_by_both(tmp_path):
@@ -113,6 +119,7 @@ def test_bad_sidecar_fails_the_documents_under_it_naming_the_file(tmp_path):
 
 
 def test_breaking_a_sidecar_hides_documents_indexed_before(tmp_path):
+    write(tmp_path, ".permindex-groups.yaml", GROUPS)
     write(tmp_path, ".permindex-acl.yaml", "allow: [org]\n")
     write(tmp_path, "hr/pay.md", "# Pay")
     replica = Replica()
@@ -126,15 +133,15 @@ def test_breaking_a_sidecar_hides_documents_indexed_before(tmp_path):
     # fixed: the file is retried and comes back with the real ACL
     write(tmp_path, "hr/.permindex-acl.yaml", "allow: [group:hr]\n")
     events = replica.sync(connector(tmp_path))
-    assert replica.docs["hr/pay.md"][2] == {"group:docs:hr"}
+    assert replica.docs["hr/pay.md"][2] == {"user:dave@acme.com"}
     assert "hr/pay.md" not in replica.failed
 
 
 def test_bad_source_id_tenant_or_root_is_a_config_error(tmp_path):
     with pytest.raises(ConnectorConfigError):
-        FolderConnector(source_id="Bad Id", root=tmp_path, tenant="acme", clock=lambda: FIXED_NOW)
-    with pytest.raises(ConnectorConfigError):
-        FolderConnector(source_id="docs", root=tmp_path, tenant="a b", clock=lambda: FIXED_NOW)
+        FolderConnector(source_id="Bad Id", root=tmp_path, org=ORG, clock=lambda: FIXED_NOW)
+    with pytest.raises(ValidationError):
+        OrgPolicy(tenant="a b")
     with pytest.raises(ConnectorConfigError):
         connector(tmp_path / "missing").validate()
 
@@ -148,3 +155,19 @@ def test_full_run_without_checkpoint_also_hides_documents_under_a_broken_sidecar
     replica.apply(connector(tmp_path).changes(None))  # a full run starts from no checkpoint
     assert replica.docs["hr/pay.md"][2] == frozenset()
     assert "hr/pay.md" in replica.failed
+
+
+def test_a_foreign_org_layer_is_not_the_tenant_and_admits_no_one(tmp_path):
+    # Issue 7 item 7: `org:partnerco` was taken for the tenant's org-wide layer and skipped,
+    # so a narrower child granted bob access under a parent that admits only partnerco.
+    write(tmp_path, ".permindex-acl.yaml", "allow: [org:partnerco]\n")
+    write(tmp_path, "deal/.permindex-acl.yaml", "allow: [bob@acme.com]\n")
+    write(tmp_path, "deal/terms.md", "# Terms")
+    assert acls(tmp_path)["deal/terms.md"] == frozenset()
+
+
+def test_a_guest_named_under_an_org_only_parent_does_not_pass_the_parent(tmp_path):
+    write(tmp_path, ".permindex-acl.yaml", "allow: [org]\n")
+    write(tmp_path, "p/.permindex-acl.yaml", "allow: [guest@partner.com, bob@acme.com]\n")
+    write(tmp_path, "p/plan.md", "# Plan")
+    assert acls(tmp_path)["p/plan.md"] == {"user:bob@acme.com"}

@@ -1,4 +1,4 @@
-"""Incremental runs diff the tree against the checkpoint's manifest."""
+"""Incremental runs compare the tree with what the index holds (the replica, here)."""
 
 import shutil
 
@@ -56,8 +56,8 @@ def test_create_update_delete_and_move(tmp_path):
         ("upsert", "eng/plan.md"),
         ("upsert", "handbook.txt"),
     ]
-    # the moved file took the ACL of its new folder
-    assert replica.docs["eng/plan.md"][2] == {"group:docs:eng"}
+    # the moved file took the ACL of its new folder (eng's members, all inside the org)
+    assert replica.docs["eng/plan.md"][2] == {"user:alice@acme.com", "user:bob@acme.com"}
     assert replica.docs == fresh_replica(tmp_path)
 
 
@@ -78,8 +78,12 @@ def test_group_file_edit_changes_acls_that_depended_on_membership(tmp_path):
     assert replica.docs["eng/secret/plan.md"][2] == {"user:alice@acme.com", "user:bob@acme.com"}
     write(tmp_path, ".permindex-groups.yaml", "groups:\n  eng: [alice@acme.com]\n")
     events = replica.sync(connector(tmp_path))
-    assert kinds(events) == [("permissions", "eng/secret/plan.md")]
+    assert kinds(events) == [
+        ("permissions", "eng/design.md"),
+        ("permissions", "eng/secret/plan.md"),
+    ]
     assert replica.docs["eng/secret/plan.md"][2] == {"user:alice@acme.com"}
+    assert replica.docs["eng/design.md"][2] == {"user:alice@acme.com"}
 
 
 def test_doc_type_change_in_a_sidecar_reindexes(tmp_path):
@@ -126,7 +130,7 @@ def test_folder_vanishing_mid_walk_deletes_nothing(tmp_path):
     replica.sync(connector(tmp_path))
     touch_later(write(tmp_path, "handbook.txt", "changed"))  # an event before zzz is walked
     events = []
-    for event in connector(tmp_path).changes(replica.checkpoint):
+    for event in connector(tmp_path).changes(replica.checkpoint, replica):
         events.append(event)
         if len(events) == 1:
             shutil.rmtree(tmp_path / "zzz")  # listed at the root, gone before it is walked

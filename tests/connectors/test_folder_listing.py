@@ -6,10 +6,13 @@ import shutil
 import pytest
 from pydantic import ValidationError
 
-from connectors.errors import ConnectorConfigError, SourceUnavailableError
-from connectors.events import DocumentUpserted, ListingEnd, LiveId
+from connectors.errors import (
+    PermissionSourceUnreadableError,
+    SourceUnavailableError,
+)
+from connectors.events import DocumentFailed, DocumentUpserted, ListingEnd, LiveId
 from connectors.folder import FolderSourceConfig, from_config
-from tests.connectors.folder_helpers import connector, write
+from tests.connectors.folder_helpers import ORG, connector, write
 
 
 def tree(root):
@@ -110,21 +113,33 @@ def test_groups_and_identities_from_the_root_files(tmp_path):
         "identities:\n  u1: not-an-email\n",
     ],
 )
-def test_invalid_groups_file_is_a_config_error(tmp_path, content):
+def test_invalid_groups_file_hides_what_needs_it_and_reads_as_no_groups(tmp_path, content):
+    # Issue 7 item 11: a broken groups file used to stop every run, so deletions and
+    # narrowings elsewhere never applied. Now it narrows: what needs groups is hidden.
     write(tmp_path, ".permindex-groups.yaml", content)
+    write(tmp_path, ".permindex-acl.yaml", "allow: [org]\n")
     write(tmp_path, "a.md", "# A")
+    write(tmp_path, "eng/.permindex-acl.yaml", "allow: [group:eng]\n")
+    write(tmp_path, "eng/b.md", "# B")
     source = connector(tmp_path)
-    with pytest.raises(ConnectorConfigError, match=r"\.permindex-groups\.yaml"):
-        source.validate()
-    with pytest.raises(ConnectorConfigError):
-        list(source.changes(None))
+    source.validate()
+    events = list(source.changes(None))
+    docs = {e.document.external_id: e.document.acl for e in events if hasattr(e, "document")}
+    assert docs == {"a.md": {"org:acme"}}  # one layer: no groups needed
+    failed = {e.external_id: e.reason for e in events if isinstance(e, DocumentFailed)}
+    assert list(failed) == ["eng/b.md"]
+    assert ".permindex-groups.yaml" in failed["eng/b.md"]
+    with pytest.raises(PermissionSourceUnreadableError, match=r"\.permindex-groups\.yaml"):
+        list(source.groups())
+    with pytest.raises(PermissionSourceUnreadableError):
+        list(source.identities())
 
 
 def test_conflicting_identity_mappings_are_rejected(tmp_path):
     write(tmp_path, ".permindex-groups.yaml", "identities:\n  u1: a@acme.com\n")
     write(tmp_path, ".permindex-identities.yaml", "identities:\n  u1: b@acme.com\n")
-    with pytest.raises(ConnectorConfigError, match="two emails"):
-        connector(tmp_path).validate()
+    with pytest.raises(PermissionSourceUnreadableError, match="two emails"):
+        list(connector(tmp_path).identities())
 
 
 def test_symlinks_are_not_followed_out_of_the_root(tmp_path):
@@ -145,14 +160,34 @@ def test_config_builds_a_connector_and_rejects_unknown_keys(tmp_path):
             "type": "folder",
             "id": "wiki",
             "path": str(tmp_path),
-            "tenant": "acme",
             "doc_type": "page",
         }
     )
-    events = list(from_config(config).changes(None))
+    events = list(from_config(config, ORG).changes(None))
     doc = next(e.document for e in events if isinstance(e, DocumentUpserted))
     assert (doc.doc_id, doc.doc_type, doc.acl) == ("wiki:a.md", "page", {"org:acme"})
     with pytest.raises(ValidationError):
-        FolderSourceConfig.model_validate(
-            {"id": "wiki", "path": str(tmp_path), "tenant": "acme", "acl": "org"}
-        )
+        FolderSourceConfig.model_validate({"id": "wiki", "path": str(tmp_path), "acl": "org"})
+
+
+@pytest.mark.parametrize(
+    "name", [".permindex-groups.yml", "permindex-groups.yaml", ".Permindex-Groups.yaml"]
+)
+def test_a_misnamed_groups_file_reads_as_no_groups(tmp_path, name):
+    # A groups file that is silently not read would keep the memberships of the last good one.
+    write(tmp_path, name, "groups:\n  eng: [alice@acme.com]\n")
+    with pytest.raises(PermissionSourceUnreadableError, match="misnamed"):
+        list(connector(tmp_path).groups())
+
+
+def test_a_groups_file_that_is_a_fifo_or_a_link_is_refused_without_blocking(tmp_path):
+    outside = write(tmp_path, "outside/groups.yaml", "groups:\n  eng: [mallory@acme.com]\n")
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / ".permindex-groups.yaml").symlink_to(outside)
+    with pytest.raises(PermissionSourceUnreadableError, match="symbolic link"):
+        list(connector(root).groups())
+    (root / ".permindex-groups.yaml").unlink()
+    os.mkfifo(root / ".permindex-groups.yaml")
+    with pytest.raises(PermissionSourceUnreadableError, match="not a regular file"):
+        list(connector(root).groups())

@@ -15,6 +15,7 @@ import pytest
 
 from connectors.contract import Connector
 from connectors.folder import FolderConnector
+from connectors.org import OrgPolicy
 from indexer.backends import Stores
 from indexer.embedding import DEFAULT_MODEL, Embedder
 from indexer.retry import RetryPolicy
@@ -22,6 +23,7 @@ from indexer.runner import SyncRunner
 from indexer.settings import ChunkingSettings
 
 TENANT = "acme"
+ORG = OrgPolicy(tenant=TENANT, domains=frozenset({"example.com", "acme.com"}))
 SOURCE = "docs"
 
 
@@ -81,7 +83,7 @@ def tree(tmp_path: Path) -> Tree:
 
 @pytest.fixture
 def folder(tree: Tree) -> FolderConnector:
-    return FolderConnector(source_id=SOURCE, root=tree.root, tenant=TENANT, clock=utcnow)
+    return FolderConnector(source_id=SOURCE, root=tree.root, org=ORG, clock=utcnow)
 
 
 NO_WAIT = RetryPolicy(attempts=2, sleep=lambda _seconds: None)
@@ -91,7 +93,9 @@ MakeRunner = Callable[..., SyncRunner]
 
 @pytest.fixture
 def make_runner(stores: Stores, embedder: Embedder, folder: FolderConnector) -> MakeRunner:
-    def make(connector: Connector | None = None, **kwargs: object) -> SyncRunner:
+    def make(
+        connector: Connector | None = None, *, on: Stores | None = None, **kwargs: object
+    ) -> SyncRunner:
         options: dict[str, object] = {
             "chunking": ChunkingSettings(chunk_size=64, chunk_overlap=8),
             "model_name": DEFAULT_MODEL,
@@ -99,6 +103,6 @@ def make_runner(stores: Stores, embedder: Embedder, folder: FolderConnector) -> 
             "retry": NO_WAIT,
             **kwargs,
         }
-        return SyncRunner(connector or folder, stores, embedder, **options)  # type: ignore[arg-type]
+        return SyncRunner(connector or folder, on or stores, embedder, **options)  # type: ignore[arg-type]
 
     return make

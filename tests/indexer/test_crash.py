@@ -195,7 +195,7 @@ def expected_state(config: PermindexConfig) -> dict[str, Expected]:
     source = config.source(SOURCE)
     chunker = Chunker(config.chunking)
     expected: dict[str, Expected] = {}
-    for event in folder_connector(source).changes(None):
+    for event in folder_connector(source, config.org_policy).changes(None):
         if isinstance(event, DocumentFailed):
             pytest.fail(f"the generated corpus has a bad document: {event}")
         if isinstance(event, DocumentUpserted):

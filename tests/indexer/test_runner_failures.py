@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from connectors.contract import Capabilities
 from connectors.errors import RetryableError, SourceUnavailableError
-from connectors.events import ListingEvent, LiveId
+from connectors.events import ListingEnd, ListingEvent, LiveId
 from connectors.folder import FolderConnector
 from connectors.principals import user
 from indexer.backend import IndexUnavailableError
 from indexer.backends import Stores
 from indexer.embedding import Embedder
-from indexer.records import DocumentWrite, SearchFilters, WriteResult
+from indexer.pruning import read_listing, stale_documents
+from indexer.records import DocFingerprint, DocumentWrite, SearchFilters, WriteResult
 from indexer.retry import RetryPolicy
 from indexer.runner import RunType, UnsupportedRunError
 from indexer.state_store import LeaseHeldError, RunRecord
-from tests.indexer.conftest import SOURCE, TENANT, MakeRunner, Tree, utcnow
+from tests.indexer.conftest import ORG, SOURCE, MakeRunner, Tree, utcnow
 
 ALICE = frozenset({user("alice@example.com")})
 
@@ -64,7 +66,7 @@ def test_a_listing_that_fails_halfway_deletes_nothing_and_says_so(
     make_runner().run(RunType.incremental)
     checkpoint = stores.state.get_checkpoint(SOURCE)
     tree.remove("c.txt")
-    connector = HalfListing(source_id=SOURCE, root=tree.root, tenant=TENANT, clock=utcnow)
+    connector = HalfListing(source_id=SOURCE, root=tree.root, org=ORG, clock=utcnow)
 
     record = make_runner(connector).run(RunType.full)
 
@@ -87,7 +89,7 @@ def test_an_index_outage_stops_the_run_without_advancing_the_checkpoint(
     for i in range(6):
         tree.write(f"new-{i}.txt", f"Fresh document {i} about the offsite.")
     connector = FolderConnector(
-        source_id=SOURCE, root=tree.root, tenant=TENANT, clock=utcnow, checkpoint_every=2
+        source_id=SOURCE, root=tree.root, org=ORG, clock=utcnow, checkpoint_every=2
     )
     flaky = FlakyIndex(stores.index, ok_writes=2)
     outage = Stores(index=flaky, state=stores.state, directory=stores.directory)
@@ -147,7 +149,7 @@ def test_unsupported_run_type_is_a_clear_error(tree: Tree, make_runner: MakeRunn
     class NoRefresh(FolderConnector):
         capabilities = Capabilities(permissions_refresh=False, groups=False, identities=False)
 
-    connector = NoRefresh(source_id=SOURCE, root=tree.root, tenant=TENANT, clock=utcnow)
+    connector = NoRefresh(source_id=SOURCE, root=tree.root, org=ORG, clock=utcnow)
     with pytest.raises(UnsupportedRunError, match="permissions refresh"):
         make_runner(connector).run(RunType.permissions)
     with pytest.raises(UnsupportedRunError, match="groups"):
@@ -180,11 +182,11 @@ def test_source_outage_fails_the_run_and_keeps_the_checkpoint(
     before = stores.state.get_checkpoint(SOURCE)
 
     class Down(FolderConnector):
-        def changes(self, checkpoint):
+        def changes(self, checkpoint, context=None):
             yield from ()
             raise SourceUnavailableError("401: token revoked")
 
-    connector = Down(source_id=SOURCE, root=tree.root, tenant=TENANT, clock=utcnow)
+    connector = Down(source_id=SOURCE, root=tree.root, org=ORG, clock=utcnow)
     record = make_runner(connector).run(RunType.incremental)
 
     assert record.status == "failed"
@@ -220,9 +222,30 @@ def test_retry_gives_up_after_its_attempts() -> None:
     assert len(attempts) == 3
 
 
-def test_live_ids_type_is_used_by_the_listing() -> None:
-    # Guard against the listing events drifting from what pruning reads.
-    assert LiveId(external_id="x").kind == "live"
+def test_pruning_deletes_only_what_a_completed_listing_leaves_out() -> None:
+    # Replaces a test that asserted a literal field value and could not fail (issue 7 item 17).
+    started = utcnow()
+    indexed = [
+        DocFingerprint(
+            doc_id=f"{SOURCE}:{name}",
+            external_id=name,
+            content_fingerprint="c",
+            acl_fingerprint="a",
+            indexed_at=started - timedelta(minutes=1),
+        )
+        for name in ("kept", "gone", "failed")
+    ]
+
+    def stale(events: list[ListingEvent]) -> list[str]:
+        listing = read_listing(iter(events))
+        return stale_documents(
+            indexed, listing, listing_started=started, protected={f"{SOURCE}:failed"}
+        )
+
+    live = LiveId(external_id="kept")
+    assert stale([live, ListingEnd(completed=True)]) == [f"{SOURCE}:gone"]
+    assert stale([live]) == []  # no end event: incomplete
+    assert stale([live, ListingEnd(completed=False, reason="page 3 timed out")]) == []
 
 
 def test_a_run_whose_process_died_is_marked_interrupted_by_the_next_run(

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 from prometheus_client import REGISTRY
 
+from connectors.contract import EMPTY_INDEX, SyncContext
 from connectors.events import ChangeEvent, Checkpoint
 from connectors.folder import FolderConnector
 from connectors.principals import user
@@ -18,7 +19,7 @@ from indexer.records import SearchFilters
 from indexer.runner import RunType
 from indexer.settings import ChunkingSettings
 from indexer.state_store import RunRecord
-from tests.indexer.conftest import SOURCE, TENANT, MakeRunner, Tree, utcnow
+from tests.indexer.conftest import ORG, SOURCE, MakeRunner, Tree, utcnow
 
 ALICE = frozenset({user("alice@example.com")})
 BOB = frozenset({user("bob@example.com")})
@@ -65,11 +66,13 @@ def test_the_run_record_says_running_while_the_run_is_under_way(
     seen: list[str] = []
 
     class Watching(FolderConnector):
-        def changes(self, checkpoint: Checkpoint | None) -> Iterator[ChangeEvent]:
+        def changes(
+            self, checkpoint: Checkpoint | None, context: SyncContext = EMPTY_INDEX
+        ) -> Iterator[ChangeEvent]:
             seen.append(stores.state.recent_runs(SOURCE, limit=1)[0].status)
-            yield from super().changes(checkpoint)
+            yield from super().changes(checkpoint, context)
 
-    connector = Watching(source_id=SOURCE, root=tree.root, tenant=TENANT, clock=utcnow)
+    connector = Watching(source_id=SOURCE, root=tree.root, org=ORG, clock=utcnow)
     record = make_runner(connector).run(RunType.incremental)
 
     assert seen == ["running"]

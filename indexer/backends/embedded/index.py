@@ -121,6 +121,7 @@ class EmbeddedIndex:
             write.content_fingerprint,
             write.acl_fingerprint,
             indexed_at,
+            write.version,
         )
         row = conn.execute(
             "SELECT doc_rowid FROM documents WHERE doc_id = ?", (write.doc_id,)
@@ -129,8 +130,8 @@ class EmbeddedIndex:
             cursor = conn.execute(
                 "INSERT INTO documents (source_id, external_id, title, url, author, doc_type,"
                 " content_type, created_at, updated_at, updated_ts, breadcrumbs, metadata, acl,"
-                " content_fingerprint, acl_fingerprint, indexed_at, doc_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " content_fingerprint, acl_fingerprint, indexed_at, source_version, doc_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*values, write.doc_id),
             )
             doc_rowid = cursor.lastrowid
@@ -140,8 +141,8 @@ class EmbeddedIndex:
                 "UPDATE documents SET source_id = ?, external_id = ?, title = ?, url = ?,"
                 " author = ?, doc_type = ?, content_type = ?, created_at = ?, updated_at = ?,"
                 " updated_ts = ?, breadcrumbs = ?, metadata = ?, acl = ?,"
-                " content_fingerprint = ?, acl_fingerprint = ?, indexed_at = ?"
-                " WHERE doc_rowid = ?",
+                " content_fingerprint = ?, acl_fingerprint = ?, indexed_at = ?,"
+                " source_version = ? WHERE doc_rowid = ?",
                 (*values, doc_rowid),
             )
             self._delete_chunks(conn, [doc_rowid])
@@ -210,12 +211,13 @@ class EmbeddedIndex:
                     )
                     continue
                 conn.execute(
-                    "UPDATE documents SET acl = ?, acl_fingerprint = ?, indexed_at = ?"
-                    " WHERE doc_rowid = ?",
+                    "UPDATE documents SET acl = ?, acl_fingerprint = ?, indexed_at = ?,"
+                    " source_version = COALESCE(?, source_version) WHERE doc_rowid = ?",
                     (
                         to_json(sorted(update.acl)),
                         update.acl_fingerprint,
                         stamp(update.indexed_at, indexed_at),
+                        update.version,
                         row[0],
                     ),
                 )
@@ -236,8 +238,9 @@ class EmbeddedIndex:
         while True:
             with self._guard(), self.db.read() as conn:
                 rows = conn.execute(
-                    "SELECT doc_id, external_id, content_fingerprint, acl_fingerprint, indexed_at"
-                    " FROM documents WHERE source_id = ? AND doc_id > ? ORDER BY doc_id LIMIT ?",
+                    "SELECT doc_id, external_id, content_fingerprint, acl_fingerprint,"
+                    " indexed_at, source_version FROM documents"
+                    " WHERE source_id = ? AND doc_id > ? ORDER BY doc_id LIMIT ?",
                     (source_id, after, FINGERPRINT_PAGE),
                 ).fetchall()
             for row in rows:
@@ -247,6 +250,7 @@ class EmbeddedIndex:
                     content_fingerprint=row[2],
                     acl_fingerprint=row[3],
                     indexed_at=datetime.fromisoformat(row[4]),
+                    version=row[5],
                 )
             if len(rows) < FINGERPRINT_PAGE:
                 return

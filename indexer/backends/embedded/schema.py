@@ -92,7 +92,11 @@ CREATE TABLE IF NOT EXISTS identities (
 CREATE INDEX IF NOT EXISTS identities_by_email ON identities (email);
 """
 
-MIGRATIONS: dict[int, str] = {0: _V1}
+_V2 = """
+ALTER TABLE documents ADD COLUMN source_version TEXT;
+"""
+
+MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2}
 
 
 class SchemaError(Exception):

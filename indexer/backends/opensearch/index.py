@@ -187,6 +187,7 @@ class OpenSearchIndex:
                     **_record_identity(write.doc_id, write.source_id, write.external_id),
                     "content_fingerprint": write.content_fingerprint,
                     "acl_fingerprint": write.acl_fingerprint,
+                    "source_version": write.version,
                     "indexed_at": stamp(write.indexed_at, now),
                     "chunk_count": count,
                     # Chunk indices are 0..count-1 when the indexer numbers them; a sparse
@@ -269,6 +270,7 @@ class OpenSearchIndex:
                         "doc": {
                             "acl_fingerprint": update.acl_fingerprint,
                             "indexed_at": stamp(update.indexed_at, now),
+                            **({"source_version": update.version} if update.version else {}),
                         }
                     },
                     update.doc_id,
@@ -301,6 +303,7 @@ class OpenSearchIndex:
                     "content_fingerprint",
                     "acl_fingerprint",
                     "indexed_at",
+                    "source_version",
                 ],
             }
             if after is not None:
@@ -315,6 +318,7 @@ class OpenSearchIndex:
                     content_fingerprint=source["content_fingerprint"],
                     acl_fingerprint=source["acl_fingerprint"],
                     indexed_at=datetime.fromisoformat(source["indexed_at"]),
+                    version=source.get("source_version"),
                 )
             if len(hits) < FINGERPRINT_PAGE:
                 return

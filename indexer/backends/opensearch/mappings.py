@@ -128,6 +128,7 @@ def documents_body() -> dict[str, Any]:
                 "external_id": {"type": "keyword"},
                 "content_fingerprint": {"type": "keyword"},
                 "acl_fingerprint": {"type": "keyword"},
+                "source_version": {"type": "keyword", "index": False},
                 "indexed_at": {"type": "date"},
                 # Chunks the document has now, and the most it may have had since (a write
                 # interrupted between requests can leave more): stale chunks are deleted up to
