@@ -29,6 +29,7 @@ from retrieval.service.limits import (
     OverloadedError,
 )
 from retrieval.service.metrics import ServiceMetrics
+from retrieval.service.readiness import Readiness, index_probe
 from retrieval.service.schemas import SearchRequest
 from retrieval.service.settings import ServiceSettings
 
@@ -78,18 +79,28 @@ def create_app(
     settings: ServiceSettings,
     *,
     stats: Callable[[], IndexStats] | None = None,
+    probe: Callable[[], None] | None = None,
 ) -> FastAPI:
-    """``stats`` reads the index statistics for ``/readyz`` and ``/v1/admin/stats``; it defaults
-    to ``searcher.index.stats``."""
+    """``stats`` reads the index statistics for ``/v1/admin/stats``; it defaults to
+    ``searcher.index.stats``. ``probe`` is the cheap read behind ``/readyz`` (raises when the
+    index does not answer); it defaults to ``readiness.index_probe(searcher.index)``."""
     metrics = ServiceMetrics()
     executor = BoundedExecutor(settings.workers, settings.max_queued)
     index_stats = stats or _index_stats_of(searcher)
+    index = getattr(searcher, "index", None)
+    readiness = Readiness(
+        probe or index_probe(index),
+        cache_s=settings.readiness_cache_s,
+        timeout_s=settings.readiness_timeout_s,
+    )
+    backend_name = getattr(index, "name", None)
     authenticate = authenticator(keys, metrics)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         executor.shutdown()
+        readiness.shutdown()
 
     app = FastAPI(
         title="permindex",
@@ -233,16 +244,11 @@ def create_app(
         tags=["operations"],
     )
     async def readyz() -> Response:
-        try:
-            current = await executor.run(index_stats, settings.readiness_timeout_s)
-        except (OverloadedError, BudgetExceededError, IndexUnavailableError) as exc:
-            detail = type(exc).__name__
-            return JSONResponse(Health(status="unavailable", detail=detail).model_dump(), 503)
-        except Exception as exc:
-            log.warning("readiness check failed: %s", exc)
-            detail = type(exc).__name__
-            return JSONResponse(Health(status="unavailable", detail=detail).model_dump(), 503)
-        return JSONResponse(Health(status="ready", backend=current.backend).model_dump())
+        # Anonymous callers: a cached single-flight probe, off the search pool.
+        problem = await readiness.problem()
+        if problem is not None:
+            return JSONResponse(Health(status="unavailable", detail=problem).model_dump(), 503)
+        return JSONResponse(Health(status="ready", backend=backend_name).model_dump())
 
     @app.get(
         "/metrics",

@@ -25,3 +25,5 @@ class ServiceSettings(BaseModel):
     # /metrics needs an admin key unless this is set (for scrapers on a private network).
     metrics_public: bool = False
     readiness_timeout_s: float = Field(default=2.0, gt=0)
+    # /readyz needs no key: its answer is reused this long, so a flood costs one probe.
+    readiness_cache_s: float = Field(default=2.0, ge=0)
