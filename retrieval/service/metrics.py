@@ -1,13 +1,21 @@
-"""Prometheus metrics of one service instance, on its own registry (no process-wide state)."""
+"""Prometheus metrics of one service instance, on its own registry, plus the retrieval
+metrics that live in the process-wide one."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import PROCESS_COLLECTOR, CollectorRegistry, Counter, Histogram
+
+from retrieval.acl_check import ACL_VIOLATIONS
+from retrieval.searcher import SEARCH_SECONDS
 
 
 class ServiceMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        # Retrieval counts in the process-wide registry (the searcher is not per service);
+        # registered here too so /metrics serves them: ACL re-check violations above all.
+        for collector in (ACL_VIOLATIONS, SEARCH_SECONDS, PROCESS_COLLECTOR):
+            self.registry.register(collector)
         self.requests = Counter(
             "permindex_http_requests_total",
             "HTTP requests by route template, method and status code.",
