@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 SearchMode = Literal["keyword", "vector", "hybrid"]
 FusionMethod = Literal["rrf", "minmax"]
+
+
+def unicode_text(value: str) -> str:
+    """Refuse strings that are not Unicode text: JSON can carry lone surrogates (``"\\ud800"``),
+    which no index can store or compare, so they would fail deep inside a backend instead."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not Unicode text (lone surrogate at position {exc.start})") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(unicode_text)]
 
 
 class Caller(BaseModel):
@@ -23,12 +36,12 @@ class Caller(BaseModel):
 class SearchQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, max_length=2000)
+    query: Text = Field(min_length=1, max_length=2000)
     mode: SearchMode = "hybrid"
     top_k: int = Field(default=10, ge=1, le=100)
     offset: int = Field(default=0, ge=0, le=1000)
-    sources: list[str] | None = None
-    doc_types: list[str] | None = None
+    sources: list[Text] | None = None
+    doc_types: list[Text] | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
     max_chunks_per_doc: int = Field(default=1, ge=1, le=20)

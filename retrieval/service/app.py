@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
-from fastapi import Depends, FastAPI, Path, Query
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -214,12 +215,14 @@ def create_app(
         summary="One whole document, if the user may see it (404 otherwise, absent or not).",
     )
     async def get_document(
+        request: Request,
         doc_id: str = Path(min_length=1, max_length=MAX_DOC_ID_CHARS),
         user: str = Query(min_length=3, max_length=320, description="the end user's email"),
         groups: list[str] = Query(default_factory=list),
         record: ApiKeyRecord = Depends(authenticate),
     ) -> DocumentView:
         require(record, Capability.SEARCH, metrics)
+        _require_utf8_url(request)
         check_groups(record, groups)
         trusted = record.allows(Capability.ASSERT_GROUPS)
 
@@ -280,6 +283,21 @@ def create_app(
     app.state.metrics = metrics
     app.state.settings = settings
     return app
+
+
+def _require_utf8_url(request: Request) -> None:
+    """Refuse a path or query string that is not UTF-8 once percent-decoded.
+
+    Starlette decodes such bytes to U+FFFD, which would name a user, group or document nobody
+    wrote; better to say the request is malformed.
+    """
+    for raw in (request.scope.get("raw_path") or b"", request.scope.get("query_string") or b""):
+        try:
+            urllib.parse.unquote_to_bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ServiceError(
+                422, "invalid_request", "the URL is not valid UTF-8 once percent-decoded"
+            ) from None
 
 
 def _optional(authenticate: Callable[..., Any], *, public: bool) -> Callable[..., Any]:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from retrieval.models import SearchQuery
+from retrieval.models import SearchQuery, Text
 
 
 class SearchRequest(SearchQuery):
     """A search on behalf of ``user``; only keys trusted to assert groups may send ``groups``."""
 
-    user: str = Field(min_length=3, max_length=320, description="the end user's email")
-    groups: list[str] = Field(
+    user: Text = Field(min_length=3, max_length=320, description="the end user's email")
+    groups: list[Text] = Field(
         default_factory=list,
         description="group principals (group:<source>:<id>) asserted by a trusted service",
     )
