@@ -1,0 +1,1 @@
+"""Local emulators of the SaaS APIs, for tests: the real SDKs talk to them over HTTP."""
