@@ -85,8 +85,18 @@ class GatewayRetryPolicy:
             # Stop before a wait that would end past the budget rather than after it.
             return self.clock() - started + state.upcoming_sleep > self.max_total_s
 
+        waiting_after: list[BaseException | None] = [None]
+
+        def before_sleep(state: RetryCallState) -> None:
+            waiting_after[0] = _exception(state)
+            _log_retry(state)
+
         def sleep(seconds: float) -> None:
-            interruptible_sleep(seconds, self.stop, self.sleep)
+            try:
+                interruptible_sleep(seconds, self.stop, self.sleep)
+            except StopRequested as stopped:
+                # Chained, so the operator sees what the run was waiting out when it stopped.
+                raise stopped from waiting_after[0]
 
         if self.stop.is_set():
             raise StopRequested("stop requested before the call")
@@ -96,7 +106,7 @@ class GatewayRetryPolicy:
             retry=retry_if_exception_type(RetryableError),
             sleep=sleep,
             reraise=True,
-            before_sleep=_log_retry,
+            before_sleep=before_sleep,
         )
         return retrying(fn, *args, **kwargs)
 

@@ -110,10 +110,12 @@ def test_stop_during_a_long_wait_ends_it_without_another_attempt() -> None:
     clock = FakeClock()
     clock.during_sleep = stopping_after(1, stop)
     fn = Flaky(RetryableError("429", retry_after=250.0), RetryableError("429"))
-    with pytest.raises(StopRequested):
+    with pytest.raises(StopRequested) as raised:
         policy(clock, stop=stop).call(fn)
     assert fn.calls == 1
     assert len(clock.sleeps) == 1
+    assert isinstance(raised.value.__cause__, RetryableError)
+    assert raised.value.__cause__.retry_after == 250.0
 
 
 def test_stop_already_requested_calls_nothing() -> None:
