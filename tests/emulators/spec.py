@@ -136,7 +136,7 @@ class OpenAPIDocument:
     def _templates(self) -> list[tuple[re.Pattern[str], str]]:
         compiled = []
         for template in self.document.get("paths", {}):
-            pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+            pattern = re.sub(r"\\\{[^}]+\\\}", "([^/]+)", re.escape(template))
             compiled.append((re.compile(pattern + r"\Z"), template))
         # Literal paths win over templated ones (/pages/trashed before /pages/{id}).
         compiled.sort(key=lambda item: item[1].count("{"))
@@ -147,6 +147,14 @@ class OpenAPIDocument:
             if pattern.match(path):
                 return template
         return None
+
+    def path_params(self, template: str, path: str) -> dict[str, str]:
+        """The values of ``template``'s ``{name}`` segments in ``path``."""
+        names = re.findall(r"\{([^}]+)\}", template)
+        for pattern, candidate in self._templates:
+            if candidate == template and (match := pattern.match(path)):
+                return dict(zip(names, match.groups(), strict=True))
+        return {}
 
     def methods_of(self, template: str) -> list[str]:
         item = self.document["paths"][template]
@@ -188,6 +196,9 @@ class OpenAPIDocument:
         problems: list[str] = []
         lags = self.lags.params.get(operation.name, {})
         declared: dict[str, set[str]] = {}
+        given = {location: dict(values) for location, values in request.params.items()}
+        if "path" not in given:
+            given["path"] = self.path_params(operation.template, request.path)
         for param in operation.parameters:
             location, name = param.location, param.name
             if location == "body":
@@ -195,7 +206,7 @@ class OpenAPIDocument:
                 continue
             declared.setdefault(location, set()).add(name)
             key = name.lower() if location == "header" else name
-            value = request.params.get(location, {}).get(key)
+            value = given.get(location, {}).get(key)
             if value is None:
                 if param.definition.get("required") or location == "path":
                     problems.append(f"{location} parameter {name!r} is required")
@@ -203,7 +214,7 @@ class OpenAPIDocument:
             problems += self._check_param(param, value)
         if self.version != "2.0":
             problems += self._check_request_body(operation, request)
-        for location, values in request.params.items():
+        for location, values in given.items():
             if location in ("header", "cookie"):
                 # Clients add their own headers (User-Agent, Accept-Encoding): not the API's.
                 continue

@@ -115,6 +115,20 @@ def test_undocumented_paths_and_statuses_fail(slack_spec: OpenAPIDocument) -> No
         jira.validate_body(jira.operation("get", "/rest/api/3/issue/PRJ-1"), 418, {})
 
 
+def test_path_parameters_and_referenced_parameter_schemas_are_checked() -> None:
+    confluence = OpenAPIDocument.named("confluence_cloud_rest_v2_openapi.json")
+    operation = confluence.operation("get", "/pages/123")
+    fine = SpecRequest("get", "/pages/123", {"query": {"body-format": "storage"}})
+    confluence.validate_request(operation, fine)
+    with pytest.raises(SpecViolation, match="path parameter 'id': 'abc' is not integer"):
+        confluence.validate_request(operation, SpecRequest("get", "/pages/abc", {}))
+    # body-format's schema is a $ref to an enum in components: resolved, not skipped.
+    with pytest.raises(SpecViolation, match="'body-format': 'html' is not one of"):
+        confluence.validate_request(
+            operation, SpecRequest("get", "/pages/123", {"query": {"body-format": "html"}})
+        )
+
+
 def test_openapi_3_documents_are_checked_too() -> None:
     jira = OpenAPIDocument.named("jira_cloud_rest_v3_openapi_2025.json")
     operation = jira.operation("get", "/rest/api/3/issue/PRJ-1")
