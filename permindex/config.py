@@ -160,14 +160,31 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 
 def _anchor_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
+    from retrieval.service.settings import DEFAULT_AUDIT_FILE, DEFAULT_KEYS_FILE
+
+    def anchored(path: str | Path) -> str:
+        return str(base / Path(path).expanduser())
+
     index = data.get("index")
     if isinstance(index, dict):
         embedded = index.get("embedded")
         if isinstance(embedded, dict) and isinstance(embedded.get("path"), str):
-            embedded["path"] = str(base / Path(embedded["path"]).expanduser())
+            embedded["path"] = anchored(embedded["path"])
     for source in data.get("sources") or []:
         if isinstance(source, dict) and isinstance(source.get("path"), str):
-            source["path"] = str(base / Path(source["path"]).expanduser())
+            source["path"] = anchored(source["path"])
+    service = data.setdefault("service", {})
+    if isinstance(service, dict):
+        # Defaults too: `permindex keys create` run from another folder must edit the keys file
+        # the service reads, not create a stray one there and report success.
+        service.setdefault("keys_file", str(DEFAULT_KEYS_FILE))
+        opensearch = isinstance(index, dict) and index.get("opensearch") is not None
+        if opensearch:
+            # (The embedded index's audit file defaults to sitting beside the index file.)
+            service.setdefault("audit_file", str(DEFAULT_AUDIT_FILE))
+        for name in ("keys_file", "audit_file"):
+            if isinstance(service.get(name), str):
+                service[name] = anchored(service[name])
     return data
 
 
