@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -48,15 +49,24 @@ class LoggingAuditSink:
 
 
 class JsonlAuditSink:
-    """Appends one JSON object per line; flushed per record so a crash loses at most one."""
+    """Appends one JSON object per line; flushed per record so a crash loses at most one.
+
+    The file names users and what they asked, so it is created readable by its owner only.
+    It is opened once here, so a path the service cannot write fails at start-up rather than
+    on every search; each record reopens it, so a rotated file is recreated.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(self._open())
+
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
     def record(self, record: AuditRecord) -> None:
         line = json.dumps(record.model_dump(mode="json"), ensure_ascii=False)
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
+        with self._lock, os.fdopen(self._open(), "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
             handle.flush()

@@ -74,7 +74,7 @@ def register(app: typer.Typer, load_config: Callable[[], DeploymentConfig]) -> N
         keys_file: Path | None = typer.Option(None, help="API keys file (default from config)."),
     ) -> None:
         """Run the HTTP search service (POST /v1/search, GET /v1/documents/{id}, /metrics)."""
-        from retrieval.service.server import NoApiKeysError, open_service, run
+        from retrieval.service.server import AuditFileError, NoApiKeysError, open_service, run
 
         config = load_config()
         overrides = {
@@ -90,9 +90,11 @@ def register(app: typer.Typer, load_config: Callable[[], DeploymentConfig]) -> N
                 retrieval=retrieval_settings(config),
                 service=settings,
             )
-        except (NoApiKeysError, KeysFileError) as exc:
+        except (NoApiKeysError, KeysFileError, AuditFileError) as exc:
             raise fail(str(exc)) from None
         err.print(f"permindex serving on http://{settings.host}:{settings.port} (docs at /docs)")
+        if opened.audit_file is not None:
+            err.print(f"audit records go to {opened.audit_file}", highlight=False)
         run(opened, settings)
 
     keys = typer.Typer(help="API keys of the services that call `permindex serve`.")

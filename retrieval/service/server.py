@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -11,12 +12,13 @@ from fastapi import FastAPI
 from indexer.backends import Stores, open_stores
 from indexer.embedding import make_embedder
 from indexer.settings import EmbeddingSettings, IndexSettings
-from retrieval.audit import AuditSink
+from retrieval.audit import AuditSink, JsonlAuditSink
 from retrieval.identity import IdentityResolver
 from retrieval.searcher import Searcher
+from retrieval.service.access_log import log_config
 from retrieval.service.app import create_app
 from retrieval.service.keys import ApiKeyStore
-from retrieval.service.settings import ServiceSettings
+from retrieval.service.settings import ServiceSettings, audit_path
 from retrieval.settings import RetrievalSettings
 
 log = logging.getLogger(__name__)
@@ -26,11 +28,16 @@ class NoApiKeysError(Exception):
     """The keys file holds no active key: every request would be refused."""
 
 
+class AuditFileError(Exception):
+    """The audit file cannot be written: the service does not answer unaudited."""
+
+
 @dataclass
 class OpenService:
     app: FastAPI
     stores: Stores
     searcher: Searcher
+    audit_file: Path | None = None
 
     def close(self) -> None:
         self.stores.close()
@@ -50,6 +57,15 @@ def open_service(
             f"no active API key in {service.keys_file}: create one with "
             "`permindex keys create NAME --capability search`"
         )
+    audit_file: Path | None = None
+    if audit is None:
+        # Who searched for what is the first question after an incident: a real server always
+        # keeps the answer, in a file, not only on a logger nobody may have configured.
+        audit_file = audit_path(service, index)
+        try:
+            audit = JsonlAuditSink(audit_file)
+        except OSError as exc:
+            raise AuditFileError(f"cannot write the audit file {audit_file}: {exc}") from exc
     embedder = make_embedder(embedding)
     # Load the model before the first request, or that request would pay for it (and time out).
     embedder.embed_query("warm up")
@@ -62,7 +78,7 @@ def open_service(
     except BaseException:
         stores.close()
         raise
-    return OpenService(app=app, stores=stores, searcher=searcher)
+    return OpenService(app=app, stores=stores, searcher=searcher, audit_file=audit_file)
 
 
 def run(opened: OpenService, service: ServiceSettings) -> None:
@@ -77,6 +93,8 @@ def run(opened: OpenService, service: ServiceSettings) -> None:
             host=service.host,
             port=service.port,
             log_level="info",
+            # No emails (?user=) or document ids in access lines: see access_log.py.
+            log_config=log_config(opened.app),
             # Requests are small; keep-alive clients are the services calling us.
             timeout_keep_alive=30,
         )
