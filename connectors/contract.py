@@ -6,14 +6,15 @@ Designed for change-feed sources (Drive page tokens, Slack per-channel ``oldest`
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from connectors.directory import GroupMembership, IdentityMapping
-from connectors.events import ChangeEvent, Checkpoint, ListingEvent, PermissionsChanged
+from connectors.events import ChangeEvent, Checkpoint, ListingEvent, PermissionsEvent
 
 
 class Capabilities(BaseModel):
@@ -43,11 +44,19 @@ class SyncContext(Protocol):
     def full(self) -> bool:
         """A full run: fetch everything again, whatever the index holds."""
 
-    def indexed_version(self, external_id: str) -> str | None:
-        """The ``SourceDocument.version`` the index holds for ``external_id`` (None: absent)."""
+    @property
+    def stop(self) -> threading.Event:
+        """Set when the run is asked to stop (SIGTERM): wait on it, never ``time.sleep``."""
+
+    def heartbeat(self) -> None:
+        """Keep the run's lease while waiting (a long Retry-After): call at least every minute."""
+
+    def indexed_versions(self, external_ids: Sequence[str]) -> Mapping[str, str]:
+        """The ``SourceDocument.version`` the index holds for each of ``external_ids`` it holds
+        with a version; ask in batches (a few hundred ids), not one id at a time."""
 
     def indexed_ids(self) -> Iterator[str]:
-        """External ids of every document of this source the index holds."""
+        """External ids of every document of this source the index holds (streamed)."""
 
 
 class EmptyIndex:
@@ -55,8 +64,14 @@ class EmptyIndex:
 
     full = True
 
-    def indexed_version(self, external_id: str) -> str | None:
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+
+    def heartbeat(self) -> None:
         return None
+
+    def indexed_versions(self, external_ids: Sequence[str]) -> Mapping[str, str]:
+        return {}
 
     def indexed_ids(self) -> Iterator[str]:
         return iter(())
@@ -70,6 +85,10 @@ class Connector(ABC):
 
     source_id: str
     capabilities: Capabilities = Capabilities()
+
+    def scope_of(self, external_id: str) -> str:
+        """The scope (space, project, drive, channel) a document belongs to; "" = the source."""
+        return ""
 
     @abstractmethod
     def validate(self) -> None:
@@ -94,12 +113,20 @@ class Connector(ABC):
     def list_live_ids(self) -> Iterator[ListingEvent]:
         """Every live external id, ending with ``ListingEnd(completed=...)``.
 
-        A listing that stops early (exception, no end event, ``completed=False``) prunes nothing.
+        A listing that stops early (exception, no end event, ``completed=False``) prunes nothing;
+        a scope reported as ``ScopeFailed`` prunes nothing of that scope (see ``scope_of``).
         """
         raise NotImplementedError(f"{type(self).__name__} does not support listing")
 
-    def permissions(self) -> Iterator[PermissionsChanged]:
-        """Current ACL of every document, for sources whose ACLs change without content changes."""
+    def permissions(
+        self, checkpoint: Checkpoint | None = None, context: SyncContext = EMPTY_INDEX
+    ) -> Iterator[PermissionsEvent]:
+        """Current ACL of every document, for sources whose ACLs change without content changes.
+
+        Scoped sources emit ``CheckpointReached`` after each scope (space, drive) so a stopped
+        permissions run resumes where it was; ``checkpoint`` is that resume point (None: from
+        the start), kept apart from the ``changes()`` checkpoint.
+        """
         raise NotImplementedError(f"{type(self).__name__} does not support permissions refresh")
 
     def groups(self) -> Iterator[GroupMembership]:

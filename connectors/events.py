@@ -65,6 +65,19 @@ class DocumentFailed(BaseModel):
         return document_id(self.source_id, self.external_id)
 
 
+class ScopeFailed(BaseModel):
+    """A part of the source (a space, a project, a shared drive, a channel) could not be read.
+
+    Recorded in the run and retried by a later run; nothing in that scope is pruned, and the
+    connector keeps that scope's cursor where it was. Other scopes go on.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    kind: Literal["scope_failed"] = "scope_failed"
+    scope: str
+    reason: str
+
+
 class CheckpointReached(BaseModel):
     """Everything emitted before this event is covered by ``checkpoint``."""
 
@@ -74,8 +87,18 @@ class CheckpointReached(BaseModel):
 
 
 ChangeEvent = Annotated[
-    DocumentUpserted | DocumentDeleted | PermissionsChanged | DocumentFailed | CheckpointReached,
+    DocumentUpserted
+    | DocumentDeleted
+    | PermissionsChanged
+    | DocumentFailed
+    | ScopeFailed
+    | CheckpointReached,
     Field(discriminator="kind"),
+]
+
+# What ``Connector.permissions()`` streams: ACLs, scope failures and resume points.
+PermissionsEvent = Annotated[
+    PermissionsChanged | ScopeFailed | CheckpointReached, Field(discriminator="kind")
 ]
 
 
@@ -94,4 +117,5 @@ class ListingEnd(BaseModel):
     reason: str | None = None
 
 
-ListingEvent = Annotated[LiveId | ListingEnd, Field(discriminator="kind")]
+# A listing whose end says completed but which reported failed scopes prunes only the others.
+ListingEvent = Annotated[LiveId | ScopeFailed | ListingEnd, Field(discriminator="kind")]

@@ -2,13 +2,16 @@
 
 Memory stays bounded: at most ``write_batch_docs`` embedded documents wait for their write and at
 most ``embed_batch_chunks`` chunks (plus the chunks of one large document) wait for embedding.
+What the index holds is looked up per batch of events (``KnownCache.prefetch``), never loaded
+for the whole source, so a run's cost and memory follow what changed, not the source's size.
 ``flush()`` makes every queued operation durable; the runner calls it before saving a checkpoint.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -25,6 +28,8 @@ from indexer.run_types import ProgressSink
 from indexer.settings import ChunkingSettings
 from indexer.state_store import DocumentError, RunRecord
 
+MAX_RECORDED_ERRORS = 100
+
 
 def short(fingerprint: str) -> bytes:
     """128 bits of a hex fingerprint: enough to compare, a third of the memory per document."""
@@ -39,41 +44,88 @@ class Known(NamedTuple):
     version: str | None
 
 
-# doc id -> what the index holds
-KnownFingerprints = dict[str, Known]
+class KnownCache:
+    """What the index holds for the documents this run is handling, fetched in batches.
 
+    Entries the run writes are updated here, so a document handled twice in one run is seen as
+    the run left it. ``retain`` drops the rest between batches: memory follows the batch.
+    """
 
-def load_known(index: IndexBackend, source_id: str, retry: RetryPolicy) -> KnownFingerprints:
-    def load() -> KnownFingerprints:
-        return {
-            fp.doc_id: Known(short(fp.content_fingerprint), short(fp.acl_fingerprint), fp.version)
-            for fp in index.iter_fingerprints(source_id)
-        }
+    def __init__(self, index: IndexBackend, retry: RetryPolicy) -> None:
+        self._index = index
+        self._retry = retry
+        self._entries: dict[str, Known | None] = {}
 
-    return retry.call(load)
+    def prefetch(self, doc_ids: Iterable[str]) -> None:
+        missing = sorted({d for d in doc_ids if d not in self._entries})
+        if not missing:
+            return
+        found = self._retry.call(self._index.fingerprints_of, missing)
+        for doc_id in missing:
+            fp = found.get(doc_id)
+            self._entries[doc_id] = (
+                None
+                if fp is None
+                else Known(short(fp.content_fingerprint), short(fp.acl_fingerprint), fp.version)
+            )
+
+    def get(self, doc_id: str) -> Known | None:
+        self.prefetch([doc_id])
+        return self._entries[doc_id]
+
+    def put(self, doc_id: str, known: Known | None) -> None:
+        self._entries[doc_id] = known
+
+    def retain(self, doc_ids: set[str]) -> None:
+        self._entries = {d: k for d, k in self._entries.items() if d in doc_ids}
 
 
 class IndexContext:
     """The ``SyncContext`` a connector gets: the index's state as this run keeps it up to date."""
 
-    def __init__(self, source_id: str, known: KnownFingerprints, *, full: bool) -> None:
+    def __init__(
+        self,
+        source_id: str,
+        index: IndexBackend,
+        known: KnownCache,
+        *,
+        full: bool,
+        stop: threading.Event,
+        heartbeat: Callable[[], None],
+    ) -> None:
         self._source_id = source_id
         self._prefix = f"{source_id}:"
+        self._index = index
         self._known = known
         self._full = full
+        self._stop = stop
+        self._heartbeat = heartbeat
 
     @property
     def full(self) -> bool:
         return self._full
 
-    def indexed_version(self, external_id: str) -> str | None:
-        known = self._known.get(document_id(self._source_id, external_id))
-        return None if known is None else known.version
+    @property
+    def stop(self) -> threading.Event:
+        return self._stop
+
+    def heartbeat(self) -> None:
+        self._heartbeat()
+
+    def indexed_versions(self, external_ids: Sequence[str]) -> Mapping[str, str]:
+        doc_ids = {document_id(self._source_id, e): e for e in external_ids}
+        self._known.prefetch(doc_ids)
+        versions = {}
+        for doc_id, external_id in doc_ids.items():
+            known = self._known.get(doc_id)
+            if known is not None and known.version is not None:
+                versions[external_id] = known.version
+        return versions
 
     def indexed_ids(self) -> Iterator[str]:
-        # A copy: the run deletes from ``known`` while the connector iterates.
-        for doc_id in list(self._known):
-            yield doc_id[len(self._prefix) :]
+        # Streamed from the index in pages: never the whole source in memory.
+        for fp in self._index.iter_fingerprints(self._source_id):
+            yield fp.external_id
 
 
 class Tally:
@@ -96,7 +148,10 @@ class Tally:
 
     def failure(self, doc_id: str, reason: str) -> None:
         self.failed_ids.add(doc_id)
-        self.record.errors.append(DocumentError(doc_id=doc_id, reason=reason))
+        if len(self.record.errors) < MAX_RECORDED_ERRORS:
+            self.record.errors.append(DocumentError(doc_id=doc_id, reason=reason))
+        kind = _reason_kind(reason)
+        self.record.error_counts[kind] = self.record.error_counts.get(kind, 0) + 1
         metrics.ERRORS.labels(self.source, "document").inc()
         self.document("failed")
 
@@ -127,13 +182,14 @@ class WritePipeline:
         embedder: Embedder,
         chunking: ChunkingSettings,
         model_name: str,
-        known: KnownFingerprints,
+        known: KnownCache,
         tally: Tally,
         retry: RetryPolicy,
         write_batch_docs: int,
         embed_batch_chunks: int,
         tick: Callable[[], None],
         clock: Callable[[], datetime],
+        fence: Callable[[], None] | None = None,
     ) -> None:
         if write_batch_docs < 1 or embed_batch_chunks < 1:
             raise ValueError("write_batch_docs and embed_batch_chunks must be at least 1")
@@ -148,6 +204,7 @@ class WritePipeline:
         self._write_batch = write_batch_docs
         self._embed_batch = embed_batch_chunks
         self._tick = tick
+        self._fence = fence or tick
         self._clock = clock
         self._docs: list[_PendingDoc] = []  # in arrival order; embedding completes in order
         self._embed_queue: list[tuple[_PendingDoc, int]] = []
@@ -197,8 +254,9 @@ class WritePipeline:
 
     def delete(self, doc_id: str) -> None:
         self._settle(doc_id)
-        if self.known.pop(doc_id, None) is None:
+        if self.known.get(doc_id) is None:
             return  # never indexed (or already gone): nothing to do, nothing to count
+        self.known.put(doc_id, None)
         self._deletes.append(doc_id)
         self._pending_ids.add(doc_id)
         self._tally.document("deleted")
@@ -226,6 +284,10 @@ class WritePipeline:
         self._flush_acls()
         self._flush_deletes()
         self._pending_ids.clear()
+
+    def forget_settled(self) -> None:
+        """Drop what is known of documents no longer in flight (between batches of events)."""
+        self.known.retain(self._pending_ids)
 
     # -- internals ------------------------------------------------------------------------
 
@@ -281,6 +343,7 @@ class WritePipeline:
     def _write_batch_now(self, batch: list[_PendingDoc]) -> None:
         indexed_at = self._clock()
         writes = [_document_write(p, indexed_at) for p in batch]
+        self._fence()
         result: WriteResult = self._retry.call(self._index.write_documents, writes)
         failed = {f.doc_id: f.reason for f in result.failed}
         for pending in batch:
@@ -295,8 +358,8 @@ class WritePipeline:
                     # document again next run), but under the ACL the source has now.
                     self._queue_acl(doc.doc_id, doc.acl, pending.acl_fp)
                 continue
-            self.known[doc.doc_id] = Known(
-                short(pending.content_fp), short(pending.acl_fp), doc.version
+            self.known.put(
+                doc.doc_id, Known(short(pending.content_fp), short(pending.acl_fp), doc.version)
             )
             self._tally.document("created" if pending.created else "updated", len(pending.chunks))
         self._flush_acls()
@@ -306,6 +369,7 @@ class WritePipeline:
         if not self._acl_updates:
             return
         updates, self._acl_updates = self._acl_updates, []
+        self._fence()
         result: WriteResult = self._retry.call(self._index.replace_acls, updates)
         failed = {f.doc_id: f.reason for f in result.failed}
         hide: list[str] = []
@@ -321,11 +385,14 @@ class WritePipeline:
                     # Its old ACL may be wider than the source now allows: hide it the only
                     # way left. The source still has it, so the next run sends it again.
                     hide.append(update.doc_id)
-                    del self.known[update.doc_id]
+                    self.known.put(update.doc_id, None)
                 continue
             if known is not None:
-                self.known[update.doc_id] = known._replace(
-                    acl=short(update.acl_fingerprint), version=update.version or known.version
+                self.known.put(
+                    update.doc_id,
+                    known._replace(
+                        acl=short(update.acl_fingerprint), version=update.version or known.version
+                    ),
                 )
             if update.doc_id not in self._tally.failed_ids:
                 self._tally.document("acl_updated")
@@ -337,8 +404,14 @@ class WritePipeline:
         if not self._deletes:
             return
         doc_ids, self._deletes = self._deletes, []
+        self._fence()
         self._retry.call(self._index.delete_documents, doc_ids)
         self._tick()
+
+
+def _reason_kind(reason: str) -> str:
+    """The reason without its particulars ("cannot read: [Errno 13] ..." -> "cannot read")."""
+    return reason.split(":", 1)[0].strip()[:80] or "unknown"
 
 
 def _document_write(pending: _PendingDoc, indexed_at: datetime) -> DocumentWrite:

@@ -13,6 +13,7 @@ class RunType(StrEnum):
     full = "full"  # every document, then prune what the source no longer lists
     permissions = "permissions"  # re-read ACLs only
     groups = "groups"  # group memberships and identity mappings
+    prune = "prune"  # ids only: delete what the source no longer lists, read no content
 
 
 class UnsupportedRunError(ValueError):

@@ -1,12 +1,18 @@
-"""One sync run of one source: incremental, full with prune, permissions or groups.
+"""One sync run of one source: incremental, full with prune, permissions, groups or prune.
 
 Failure semantics (docs/permissions.md and the indexer issue):
 
 - a bad document (``DocumentFailed``, chunking error, an item the index rejects) is recorded in
   the run record and skipped; the run goes on;
+- a part of the source that cannot be read (``ScopeFailed``) is recorded, nothing of it is
+  pruned, and the run ends ``partial``; the other scopes go on;
+- a source that refuses for a while (``RetryableError``, with its Retry-After) is waited out,
+  keeping the lease, and the stream resumes from the last checkpoint; one that keeps refusing
+  ends the run as ``SourceUnavailableError``;
 - a systemic failure (source or index unavailable, configuration rejected, lease lost, listing
   incomplete) stops the run with status ``failed``: the checkpoint is not advanced past writes
   that are not durable and nothing is pruned;
+- a stop request (SIGTERM) ends the run after its last durable write, status ``stopped``;
 - the checkpoint is saved only after every write it covers is durable, so a run killed at any
   instant and started again converges to the source.
 """
@@ -15,11 +21,14 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from connectors.contract import Connector
 from connectors.errors import (
@@ -35,17 +44,20 @@ from connectors.events import (
     DocumentFailed,
     DocumentUpserted,
     PermissionsChanged,
+    ScopeFailed,
 )
-from indexer import metrics
+from indexer import checkpoints, metrics
 from indexer.backend import IndexUnavailableError
 from indexer.backends import Stores
 from indexer.embedding import Embedder
-from indexer.pipeline import IndexContext, Tally, WritePipeline, load_known
+from indexer.listing_spill import SpilledIds
+from indexer.pipeline import IndexContext, KnownCache, Tally, WritePipeline
 from indexer.pruning import read_listing, stale_documents
 from indexer.retry import RetryPolicy
+from indexer.run_control import RunControl, StopRequested, Waiter
 from indexer.run_types import ProgressSink, RunType, UnsupportedRunError
 from indexer.settings import ChunkingSettings
-from indexer.state_store import Lease, LeaseLostError, RunRecord
+from indexer.state_store import LeaseLostError, RunRecord, ScopeError
 
 __all__ = ["ProgressSink", "RunType", "SyncRunner", "UnsupportedRunError"]
 
@@ -57,8 +69,12 @@ SYSTEMIC_ERRORS: tuple[type[Exception], ...] = (
     ConnectorConfigError,
     LeaseLostError,
     RetryableError,  # retries ran out: the source keeps refusing
+    checkpoints.CheckpointTooLargeError,
 )
-_PRUNE_DELETE_BATCH = 500
+# Events handled per look-up of what the index holds.
+EVENT_BATCH = 256
+
+E = TypeVar("E")
 
 
 class _RunStopped(Exception):
@@ -88,6 +104,11 @@ class SyncRunner:
         write_batch_docs: int = 32,
         embed_batch_chunks: int = 256,
         retry: RetryPolicy | None = None,
+        source_attempts: int = 8,
+        max_source_wait: timedelta = timedelta(minutes=15),
+        waiter: Waiter | None = None,
+        event_batch: int = EVENT_BATCH,
+        stop: threading.Event | None = None,
     ) -> None:
         self.connector = connector
         self.source_id = connector.source_id
@@ -102,10 +123,22 @@ class SyncRunner:
         self.write_batch_docs = write_batch_docs
         self.embed_batch_chunks = embed_batch_chunks
         self.retry = retry or RetryPolicy()
-        self._lease: Lease | None = None
-        self._renewed_at: datetime | None = None
+        # How long a source that answers "retry later" (429, 503) is waited for, in all.
+        self.source_attempts = source_attempts
+        self.max_source_wait = max_source_wait
+        self._waiter = waiter
+        self.event_batch = event_batch
+        self._stop = stop or threading.Event()
+        self._control: RunControl | None = None
 
     # -- public -----------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Finish the batch in hand, make it durable, save the checkpoint, end as ``stopped``.
+
+        Safe to call from a signal handler or another thread.
+        """
+        self._stop.set()
 
     def run(self, run_type: RunType | str) -> RunRecord:
         """Run once and return the saved run record.
@@ -117,10 +150,15 @@ class SyncRunner:
         run_type = RunType(run_type)
         self._check_capability(run_type)
         started = self.clock()
-        self._lease = self.stores.state.acquire_lease(
-            self.source_id, self.owner, self.lease_ttl, started
+        lease = self.stores.state.acquire_lease(self.source_id, self.owner, self.lease_ttl, started)
+        self._control = RunControl(
+            self.stores.state,
+            lease,
+            self.lease_ttl,
+            self.clock,
+            waiter=self._waiter,
+            stop=self._stop,
         )
-        self._renewed_at = started
         record = RunRecord(
             run_id=uuid.uuid4().hex,
             source_id=self.source_id,
@@ -142,9 +180,13 @@ class SyncRunner:
                 RunType.full: self._run_changes,
                 RunType.permissions: self._run_permissions,
                 RunType.groups: self._run_groups,
+                RunType.prune: self._run_prune,
             }[run_type]
             handler(record)
-            record.status = "succeeded"
+            record.status = "partial" if record.failed_scopes else "succeeded"
+        except StopRequested:
+            record.status = "stopped"
+            record.message = "stopped on request after its last durable write; resumes there"
         except _STOPS_RUN as exc:
             record.status = "failed"
             record.message = _describe(exc, record.message)
@@ -182,13 +224,15 @@ class SyncRunner:
 
     def _run_changes(self, record: RunRecord) -> None:
         full = record.run_type == RunType.full
-        state = self.stores.state
-        checkpoint = None if full else self.retry.call(state.get_checkpoint, self.source_id)
-        pipeline, tally = self._pipeline(record)
-        context = IndexContext(self.source_id, pipeline.known, full=full)
+        stored_changes, stored_permissions = checkpoints.split(
+            self.retry.call(self.stores.state.get_checkpoint, self.source_id)
+        )
+        checkpoint = None if full else stored_changes
+        pipeline, tally, context = self._pipeline(record, full=full)
         final_checkpoint: Checkpoint | None = None
-        for event in self.connector.changes(checkpoint, context):
-            self._keep_lease()
+
+        def handle(event: object) -> None:
+            nonlocal checkpoint, final_checkpoint
             if isinstance(event, DocumentUpserted):
                 pipeline.upsert(event.document)
             elif isinstance(event, DocumentDeleted):
@@ -197,82 +241,116 @@ class SyncRunner:
                 pipeline.permissions(event.doc_id, event.acl)
             elif isinstance(event, DocumentFailed):
                 pipeline.failed(event.doc_id, event.reason)
+            elif isinstance(event, ScopeFailed):
+                self._scope_failed(record, event)
             elif isinstance(event, CheckpointReached):
                 pipeline.flush()
+                checkpoint = event.checkpoint
                 if full:
                     # A full run commits its checkpoint only once pruning has succeeded.
                     final_checkpoint = event.checkpoint
                 else:
-                    self._save_checkpoint(event.checkpoint)
+                    self._save_checkpoint(event.checkpoint, stored_permissions)
                     self._save_progress(record)
+
+        self._stream(lambda: self.connector.changes(checkpoint, context), pipeline, handle)
         pipeline.flush()
         if full:
             self._prune(record, tally.failed_ids)
             if final_checkpoint is not None:
-                self._save_checkpoint(final_checkpoint)
+                self._save_checkpoint(final_checkpoint, stored_permissions)
+
+    def _run_permissions(self, record: RunRecord) -> None:
+        stored_changes, resume = checkpoints.split(
+            self.retry.call(self.stores.state.get_checkpoint, self.source_id)
+        )
+        pipeline, _, context = self._pipeline(record, full=False)
+
+        def handle(event: object) -> None:
+            nonlocal resume
+            if isinstance(event, PermissionsChanged):
+                pipeline.permissions(event.doc_id, event.acl)
+            elif isinstance(event, ScopeFailed):
+                self._scope_failed(record, event)
+            elif isinstance(event, CheckpointReached):
+                pipeline.flush()
+                resume = event.checkpoint
+                self._save_checkpoint(stored_changes, resume)
+
+        self._stream(lambda: self.connector.permissions(resume, context), pipeline, handle)
+        pipeline.flush()
+        if resume is not None:
+            # Completed: the next permissions run starts from the beginning again.
+            self._save_checkpoint(stored_changes, None)
+
+    def _run_prune(self, record: RunRecord) -> None:
+        """Ids only: the source's listing against the index, without reading any content."""
+        self._prune(record, failed_ids=set())
 
     def _prune(self, record: RunRecord, failed_ids: set[str]) -> None:
         index = self.stores.index
+        control = self._require_control()
         listing_started = self.clock()
-        listing = read_listing(self.connector.list_live_ids())
-        self._keep_lease()
-        if not listing.completed:
-            record.message = (
-                f"listing incomplete ({listing.reason or 'no reason given'}): nothing was pruned"
-            )
-            raise _RunStopped(record.message)
-        self.retry.call(index.refresh)
-        stale = self.retry.call(
-            lambda: stale_documents(
+        with SpilledIds() as live:
+            listing = read_listing(self.connector.list_live_ids(), live, control.heartbeat)
+            control.heartbeat()
+            if not listing.completed:
+                record.message = (
+                    f"listing incomplete ({listing.reason or 'no reason given'}): "
+                    "nothing was pruned"
+                )
+                raise _RunStopped(record.message)
+            for scope, reason in listing.failed_scopes.items():
+                self._scope_failed(record, ScopeFailed(scope=scope, reason=reason))
+            self.retry.call(index.refresh)
+            deleted = 0
+            for stale in stale_documents(
                 index.iter_fingerprints(self.source_id),
                 listing,
                 listing_started=listing_started,
                 protected=failed_ids,
-            )
+                scope_of=self.connector.scope_of,
+            ):
+                if stale:
+                    control.fence()
+                    self.retry.call(index.delete_documents, stale)
+                    deleted += len(stale)
+        record.counts.deleted += deleted
+        metrics.DOCUMENTS.labels(self.source_id, "deleted").inc(deleted)
+        if self.progress is not None and deleted:
+            self.progress.advanced(deleted, 0)
+        kept = f", kept the documents of {len(listing.failed_scopes)} failed scope(s)"
+        record.message = f"pruned {deleted} documents the source no longer lists" + (
+            kept if listing.failed_scopes else ""
         )
-        for start in range(0, len(stale), _PRUNE_DELETE_BATCH):
-            batch = stale[start : start + _PRUNE_DELETE_BATCH]
-            self.retry.call(index.delete_documents, batch)
-            self._keep_lease()
-        record.counts.deleted += len(stale)
-        metrics.DOCUMENTS.labels(self.source_id, "deleted").inc(len(stale))
-        if self.progress is not None and stale:
-            self.progress.advanced(len(stale), 0)
-        record.message = f"pruned {len(stale)} documents the source no longer lists"
-
-    def _run_permissions(self, record: RunRecord) -> None:
-        pipeline, _ = self._pipeline(record)
-        for event in self.connector.permissions():
-            self._keep_lease()
-            pipeline.permissions(event.doc_id, event.acl)
-        pipeline.flush()
 
     def _run_groups(self, record: RunRecord) -> None:
         directory = self.stores.directory
         caps = self.connector.capabilities
+        control = self._require_control()
         parts: list[str] = []
         unreadable: list[str] = []
-        # Materialised first so a source failing halfway replaces nothing. Group data the
-        # source says it cannot read means nobody: memberships are cleared, not kept as they were
-        # (a broken file must not freeze the revocation it may have been edited to make).
+        # Streamed into one atomic replacement: a source failing halfway replaces nothing. Group
+        # data the source says it cannot read means nobody: memberships are cleared, not kept
+        # as they were (a broken file must not freeze the revocation it was edited to make).
         if caps.groups:
+            counted = _Counted(self.connector.groups(), control.heartbeat)
             try:
-                memberships = list(self.connector.groups())
+                self.retry.call(directory.replace_groups, self.source_id, counted)
             except PermissionSourceUnreadableError as exc:
-                memberships = []
+                self.retry.call(directory.replace_groups, self.source_id, [])
+                counted.count = 0
                 unreadable.append(f"group memberships cleared: {exc}")
-            self._keep_lease()
-            self.retry.call(directory.replace_groups, self.source_id, memberships)
-            parts.append(f"{len(memberships)} group memberships")
+            parts.append(f"{counted.count} group memberships")
         if caps.identities:
+            mappings = _Counted(self.connector.identities(), control.heartbeat)
             try:
-                mappings = list(self.connector.identities())
+                self.retry.call(directory.replace_identities, self.source_id, mappings)
             except PermissionSourceUnreadableError as exc:
-                mappings = []
+                self.retry.call(directory.replace_identities, self.source_id, [])
+                mappings.count = 0
                 unreadable.append(f"identity mappings cleared: {exc}")
-            self._keep_lease()
-            self.retry.call(directory.replace_identities, self.source_id, mappings)
-            parts.append(f"{len(mappings)} identity mappings")
+            parts.append(f"{mappings.count} identity mappings")
         if caps.acls_expand_groups and caps.permissions_refresh:
             # Effective ACLs hold memberships expanded when they were computed: recompute them
             # now, so a removed member loses access within this run, not at some later one.
@@ -283,13 +361,90 @@ class SyncRunner:
             record.message += "; " + "; ".join(unreadable)
             raise _RunStopped(record.message)
 
+    # -- the event stream -------------------------------------------------------------------
+
+    def _stream(
+        self,
+        open_stream: Callable[[], Iterable[E]],
+        pipeline: WritePipeline,
+        handle: Callable[[E], None],
+    ) -> None:
+        """Feed the connector's events to ``handle`` in batches, looking up what the index holds
+        once per batch; wait out a source asking to retry later and resume from the last
+        checkpoint handled (``open_stream`` reads it when called again)."""
+        control = self._require_control()
+        refusals = 0
+        waited = 0.0
+        while True:
+            try:
+                for batch in _batches(iter(open_stream()), self.event_batch):
+                    pipeline.known.prefetch(
+                        self._doc_id_of(event) for event in batch if self._doc_id_of(event)
+                    )
+                    for event in batch:
+                        control.heartbeat()
+                        handle(event)
+                    pipeline.forget_settled()
+                    # Between batches: what was handled becomes durable, then the run ends.
+                    control.check_stop()
+                return
+            except RetryableError as exc:
+                pipeline.flush()  # what was handled is durable before the wait
+                refusals += 1
+                wait = self._source_wait(exc, refusals)
+                budget = self.max_source_wait.total_seconds()
+                if refusals >= self.source_attempts or waited + wait > budget:
+                    raise SourceUnavailableError(
+                        f"the source kept refusing ({refusals} times, {waited:.0f} s waited): {exc}"
+                    ) from exc
+                log.warning(
+                    "source asked to retry later; waiting",
+                    extra={"source": self.source_id, "wait_s": round(wait, 3), "error": str(exc)},
+                )
+                waited += wait
+                control.wait(wait)
+            except StopRequested:
+                pipeline.flush()
+                raise
+
+    def _source_wait(self, exc: RetryableError, refusals: int) -> float:
+        if exc.retry_after is not None and exc.retry_after > 0:
+            return float(exc.retry_after)
+        # No Retry-After: exponential backoff with full jitter.
+        return random.uniform(0.0, min(60.0, 1.0 * 2**refusals))
+
+    def _doc_id_of(self, event: object) -> str:
+        if isinstance(event, DocumentUpserted):
+            source_id, doc_id = event.document.source_id, event.document.doc_id
+        elif isinstance(event, DocumentDeleted | PermissionsChanged | DocumentFailed):
+            source_id, doc_id = event.source_id, event.doc_id
+        else:
+            return ""
+        if source_id != self.source_id:
+            # Another source's id would let this connector overwrite or delete its documents.
+            raise _RunStopped(
+                f"connector {type(self.connector).__name__} of source {self.source_id!r} sent "
+                f"an event for source {source_id!r}: nothing of it was applied"
+            )
+        return doc_id
+
+    def _scope_failed(self, record: RunRecord, event: ScopeFailed) -> None:
+        if all(failure.scope != event.scope for failure in record.failed_scopes):
+            record.failed_scopes.append(ScopeError(scope=event.scope, reason=event.reason))
+        metrics.ERRORS.labels(self.source_id, "scope").inc()
+        extra = {"source": self.source_id, "scope": event.scope, "error": event.reason}
+        log.warning("scope failed", extra=extra)
+
     # -- helpers ----------------------------------------------------------------------------
 
-    def _pipeline(self, record: RunRecord) -> tuple[WritePipeline, Tally]:
+    def _pipeline(
+        self, record: RunRecord, *, full: bool
+    ) -> tuple[WritePipeline, Tally, IndexContext]:
         index = self.stores.index
+        control = self._require_control()
         # Writes of earlier runs are durable but may not be visible to a scan until a refresh.
         self.retry.call(index.refresh)
-        known = load_known(index, self.source_id, self.retry)
+        known = KnownCache(index, self.retry)
         tally = Tally(record, self.progress)
         pipeline = WritePipeline(
             index=index,
@@ -301,10 +456,14 @@ class SyncRunner:
             retry=self.retry,
             write_batch_docs=self.write_batch_docs,
             embed_batch_chunks=self.embed_batch_chunks,
-            tick=self._keep_lease,
+            tick=control.heartbeat,
+            fence=control.fence,
             clock=self.clock,
         )
-        return pipeline, tally
+        context = IndexContext(
+            self.source_id, index, known, full=full, stop=control.stop, heartbeat=control.heartbeat
+        )
+        return pipeline, tally, context
 
     def _check_capability(self, run_type: RunType) -> None:
         caps = self.connector.capabilities
@@ -313,6 +472,7 @@ class SyncRunner:
             RunType.full: None if caps.listing else "listing live documents (needed to prune)",
             RunType.permissions: None if caps.permissions_refresh else "permissions refresh",
             RunType.groups: None if caps.groups or caps.identities else "groups or identities",
+            RunType.prune: None if caps.listing else "listing live documents",
         }[run_type]
         if missing is not None:
             raise UnsupportedRunError(
@@ -320,17 +480,15 @@ class SyncRunner:
                 f"{missing}: cannot run a {run_type.value} sync"
             )
 
-    def _keep_lease(self) -> None:
-        assert self._lease is not None and self._renewed_at is not None
-        now = self.clock()
-        if now - self._renewed_at >= self.lease_ttl / 3:
-            self._lease = self.stores.state.renew_lease(self._lease, self.lease_ttl, now)
-            self._renewed_at = now
+    def _require_control(self) -> RunControl:
+        assert self._control is not None, "only while a run holds the lease"
+        return self._control
 
-    def _save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        assert self._lease is not None
-        self._keep_lease()
-        self.retry.call(self.stores.state.save_checkpoint, self._lease, checkpoint)
+    def _save_checkpoint(self, changes: Checkpoint | None, permissions: Checkpoint | None) -> None:
+        control = self._require_control()
+        control.fence()
+        stored = checkpoints.join(changes, permissions)
+        self.retry.call(self.stores.state.save_checkpoint, control.lease, stored)
 
     def _save_progress(self, record: RunRecord) -> None:
         self.retry.call(self.stores.state.save_run, record)
@@ -340,13 +498,13 @@ class SyncRunner:
             self.stores.state.save_run(record)
         except Exception:
             log.exception("could not save the run record", extra=self._log_fields(record))
-        if self._lease is not None:
+        if self._control is not None:
             try:
-                self.stores.state.release_lease(self._lease)
+                self.stores.state.release_lease(self._control.lease)
             except Exception:
                 # It expires on its own; the next run takes it over after lease_ttl.
                 log.exception("could not release the lease", extra=self._log_fields(record))
-            self._lease = None
+            self._control = None
         metrics.RUNS.labels(self.source_id, record.run_type, record.status).inc()
         metrics.RUN_SECONDS.labels(self.source_id, record.run_type, record.status).observe(seconds)
         log.info(
@@ -355,7 +513,8 @@ class SyncRunner:
                 **self._log_fields(record),
                 "seconds": round(seconds, 3),
                 "counts": record.counts.model_dump(),
-                "document_errors": len(record.errors),
+                "document_errors": sum(record.error_counts.values()),
+                "failed_scopes": [s.scope for s in record.failed_scopes],
                 "detail": record.message,
             },
         )
@@ -371,6 +530,40 @@ class SyncRunner:
         }
 
 
+class _Counted(Iterator[E]):
+    """Counts what passes through, and keeps the lease while a long stream is consumed."""
+
+    def __init__(self, items: Iterable[E], tick: Callable[[], None]) -> None:
+        self._items = iter(items)
+        self._tick = tick
+        self.count = 0
+
+    def __next__(self) -> E:
+        item = next(self._items)
+        self.count += 1
+        if self.count % 500 == 0:
+            self._tick()
+        return item
+
+
+def _batches(events: Iterator[E], size: int) -> Iterator[list[E]]:
+    """Lists of up to ``size`` events. If the stream raises, the events before the exception are
+    still handed out (they happened), then the exception propagates."""
+    batch: list[E] = []
+    try:
+        for event in events:
+            batch.append(event)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+    except Exception:
+        if batch:
+            yield batch
+        raise
+    if batch:
+        yield batch
+
+
 def _describe(exc: BaseException, message: str | None) -> str:
     if isinstance(exc, _RunStopped):
         return message or str(exc)
@@ -380,6 +573,7 @@ def _describe(exc: BaseException, message: str | None) -> str:
         ConnectorConfigError: "connector configuration rejected",
         LeaseLostError: "lease lost to another run",
         RetryableError: "source kept failing after retries",
+        checkpoints.CheckpointTooLargeError: "checkpoint rejected",
     }
     kind = next((v for k, v in kinds.items() if isinstance(exc, k)), type(exc).__name__)
     return f"{kind}: {exc}; checkpoint not advanced, nothing pruned"

@@ -38,6 +38,13 @@ class DocumentError(BaseModel):
     reason: str
 
 
+class ScopeError(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    scope: str
+    reason: str
+
+
 class RunCounts(BaseModel):
     created: int = 0
     updated: int = 0
@@ -51,12 +58,17 @@ class RunCounts(BaseModel):
 class RunRecord(BaseModel):
     run_id: str
     source_id: str
-    run_type: str  # incremental | full | permissions | groups
-    status: str  # running | succeeded | failed | interrupted
+    run_type: str  # incremental | full | permissions | groups | prune
+    # running | succeeded | partial (some scopes failed) | failed | stopped | interrupted
+    status: str
     started_at: datetime
     ended_at: datetime | None = None
     counts: RunCounts = Field(default_factory=RunCounts)
+    # The first documents that failed (at most MAX_RECORDED_ERRORS), and how many failed for
+    # each kind of reason: a run over millions of documents keeps a record of bounded size.
     errors: list[DocumentError] = Field(default_factory=list)
+    error_counts: dict[str, int] = Field(default_factory=dict)
+    failed_scopes: list[ScopeError] = Field(default_factory=list)
     message: str | None = None  # systemic failure, or why pruning was skipped
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 from datetime import timedelta
 from pathlib import Path
 from types import FrameType
@@ -93,6 +94,20 @@ def _sigterm_as_interrupt() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def _sigterm_as_stop() -> threading.Event:
+    """The first SIGTERM asks the run to stop after its current batch is durable (checkpoint
+    saved, status ``stopped``); a second one interrupts at once, as Ctrl-C does."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
 def _run_summary(record: RunRecord) -> Table:
     table = Table(title=f"{record.run_type} run of {record.source_id}: {record.status}")
     table.add_column("created", justify="right")
@@ -142,12 +157,12 @@ def _run(source: str, run_type: RunType, *, resync: bool, quiet: bool) -> None:
         config.source(source)
     except ConfigError as exc:
         fail(str(exc), EXIT_BAD_CONFIG)
-    _sigterm_as_interrupt()
+    stop = _sigterm_as_stop()
 
     def operate(runtime: commands.Runtime, sink: RichProgressSink | None) -> RunRecord:
         if resync:
-            return commands.resync(runtime, source, progress=sink)
-        return commands.sync(runtime, source, run_type, progress=sink)
+            return commands.resync(runtime, source, progress=sink, stop=stop)
+        return commands.sync(runtime, source, run_type, progress=sink, stop=stop)
 
     with open_runtime(config) as runtime:
         try:
@@ -172,6 +187,9 @@ def sync(
     full: bool = typer.Option(False, "--full", help="Read everything, then prune what is gone."),
     permissions: bool = typer.Option(False, "--permissions", help="Refresh ACLs only."),
     groups: bool = typer.Option(False, "--groups", help="Sync group memberships and identities."),
+    prune: bool = typer.Option(
+        False, "--prune", help="Delete what the source no longer lists (ids only, no content)."
+    ),
     metrics_port: int | None = typer.Option(
         None, "--metrics-port", help="Expose Prometheus metrics on this port while running."
     ),
@@ -184,11 +202,12 @@ def sync(
             (RunType.full, full),
             (RunType.permissions, permissions),
             (RunType.groups, groups),
+            (RunType.prune, prune),
         )
         if on
     ]
     if len(chosen) > 1:
-        fail("choose at most one of --full, --permissions, --groups", EXIT_BAD_CONFIG)
+        fail("choose at most one of --full, --permissions, --groups, --prune", EXIT_BAD_CONFIG)
     _serve_metrics(metrics_port)
     _run(source, chosen[0] if chosen else RunType.incremental, resync=False, quiet=quiet)
 

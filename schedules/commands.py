@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -74,8 +75,12 @@ def sync(
     *,
     progress: ProgressSink | None = None,
     owner: str | None = None,
+    stop: threading.Event | None = None,
 ) -> RunRecord:
-    """One run of one source. Raises ``LeaseHeldError`` when another run holds the source."""
+    """One run of one source. Raises ``LeaseHeldError`` when another run holds the source.
+
+    Setting ``stop`` ends the run after its current batch is durable (status ``stopped``).
+    """
     connector = runtime.connector_for(source_id)
     runner = SyncRunner(
         connector,
@@ -89,6 +94,7 @@ def sync(
         lease_ttl=runtime.sync.lease_ttl,
         write_batch_docs=runtime.sync.write_batch_docs,
         embed_batch_chunks=runtime.sync.embed_batch_chunks,
+        stop=stop,
     )
     return runner.run(run_type)
 
@@ -99,6 +105,7 @@ def resync(
     *,
     progress: ProgressSink | None = None,
     owner: str | None = None,
+    stop: threading.Event | None = None,
 ) -> RunRecord:
     """Forget the checkpoint, then run a full sync (re-reads everything, prunes what is gone)."""
     runtime.connector_for(source_id)  # unknown source: a clear error before touching state
@@ -109,7 +116,7 @@ def resync(
         state.clear_checkpoint(lease)
     finally:
         state.release_lease(lease)
-    return sync(runtime, source_id, RunType.full, progress=progress, owner=who)
+    return sync(runtime, source_id, RunType.full, progress=progress, owner=who, stop=stop)
 
 
 class ErrorCount(BaseModel):

@@ -26,7 +26,7 @@ log = logging.getLogger("permindex.schedules")
 def supported(capabilities: Capabilities, run_type: RunType) -> bool:
     if run_type is RunType.incremental:
         return capabilities.incremental
-    if run_type is RunType.full:
+    if run_type in (RunType.full, RunType.prune):
         return capabilities.listing
     if run_type is RunType.permissions:
         return capabilities.permissions_refresh

@@ -35,10 +35,12 @@ class SourceSchedule(BaseModel):
     full: Interval | None = timedelta(days=1)
     permissions: Interval | None = timedelta(minutes=15)
     groups: Interval | None = timedelta(minutes=15)
+    # Ids-only pruning between full runs; off by default (full runs prune too).
+    prune: Interval | None = None
 
     @model_validator(mode="after")
     def _positive(self) -> SourceSchedule:
-        for name in ("incremental", "full", "permissions", "groups"):
+        for name in ("incremental", "full", "permissions", "groups", "prune"):
             value: timedelta | None = getattr(self, name)
             if value is not None and value <= timedelta(0):
                 raise ValueError(f"{name} interval must be positive, got {value}")

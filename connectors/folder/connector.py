@@ -41,6 +41,7 @@ from connectors.events import (
     ListingEvent,
     LiveId,
     PermissionsChanged,
+    PermissionsEvent,
 )
 from connectors.folder.config import FolderSourceConfig
 from connectors.folder.directory_file import Directory, load_directory
@@ -57,6 +58,7 @@ _NOBODY: Acl = frozenset()
 # Part of every version string: bump when parsing changes, so every file is read again once.
 _VERSION_FORMAT = "folder/2"
 CHECKPOINT_FORMAT = "folder-checkpoint/2"
+_VERSION_BATCH = 256
 
 
 class FolderConnector(Connector):
@@ -114,18 +116,17 @@ class FolderConnector(Connector):
         seen: set[str] = set()
         unreadable: list[str] = []
         since_checkpoint = 0
-        for item in self._walk():
-            if isinstance(item, UnreadableFolder):
-                unreadable.append(item.relpath)
-                continue
-            seen.add(item.relpath)
-            yield from self._visit(item, context, resolve)
-            since_checkpoint += 1
-            if self._checkpoint_every and since_checkpoint >= self._checkpoint_every:
-                # Nothing in the checkpoint drives the next run (the index does), so a resumed
-                # run redoes the walk cheaply; this one only lets the runner save progress.
-                since_checkpoint = 0
-                yield CheckpointReached(checkpoint=self._checkpoint())
+        for batch in self._batches(unreadable):
+            versions = {} if context.full else context.indexed_versions([f.relpath for f in batch])
+            for item in batch:
+                seen.add(item.relpath)
+                yield from self._visit(item, versions.get(item.relpath), resolve)
+                since_checkpoint += 1
+                if self._checkpoint_every and since_checkpoint >= self._checkpoint_every:
+                    # Nothing in the checkpoint drives the next run (the index does), so a
+                    # resumed run redoes the walk cheaply; this one lets the runner save progress.
+                    since_checkpoint = 0
+                    yield CheckpointReached(checkpoint=self._checkpoint())
         for external_id in sorted(set(context.indexed_ids()) - seen):
             folder = next((f for f in unreadable if _below(external_id, f)), None)
             if folder is None:
@@ -146,7 +147,10 @@ class FolderConnector(Connector):
             yield LiveId(external_id=item.relpath)
         yield ListingEnd(completed=incomplete is None, reason=incomplete)
 
-    def permissions(self) -> Iterator[PermissionsChanged]:
+    def permissions(
+        self, checkpoint: Checkpoint | None = None, context: SyncContext = EMPTY_INDEX
+    ) -> Iterator[PermissionsEvent]:
+        # One scope, and walking it again is cheap: a stopped run simply starts over.
         resolve = _AclResolver(*self._directory(), self._org)
         for item in self._walk():
             if isinstance(item, UnreadableFolder):
@@ -184,8 +188,23 @@ class FolderConnector(Connector):
                 )
             yield item
 
+    def _batches(self, unreadable: list[str]) -> Iterator[list[FileEntry]]:
+        """Files in walk order, a few hundred at a time (one version look-up per batch);
+        unlistable folders are noted in ``unreadable``."""
+        batch: list[FileEntry] = []
+        for item in self._walk():
+            if isinstance(item, UnreadableFolder):
+                unreadable.append(item.relpath)
+                continue
+            batch.append(item)
+            if len(batch) >= _VERSION_BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+
     def _visit(
-        self, file: FileEntry, context: SyncContext, resolve: _AclResolver
+        self, file: FileEntry, indexed_version: str | None, resolve: _AclResolver
     ) -> list[ChangeEvent]:
         acl, error = resolve.acl_of(file)
         if error is not None:
@@ -197,9 +216,7 @@ class FolderConnector(Connector):
             stat = file.path.stat(follow_symlinks=False)
         except OSError as exc:
             return self._failed(file.relpath, acl, f"cannot stat: {exc}")
-        if not context.full and context.indexed_version(file.relpath) == _version(
-            stat, doc_type, url
-        ):
+        if indexed_version == _version(stat, doc_type, url):
             return [self._permissions_changed(file.relpath, acl)]
         try:
             document = self._document(file, acl, doc_type, url)

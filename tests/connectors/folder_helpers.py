@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,9 +89,14 @@ class Replica:
     checkpoint: Checkpoint | None = None
     versions: dict[str, str | None] = field(default_factory=dict)
     full: bool = False
+    stop: threading.Event = field(default_factory=threading.Event)
 
-    def indexed_version(self, external_id: str) -> str | None:
-        return self.versions.get(external_id) if external_id in self.docs else None
+    def heartbeat(self) -> None:
+        return None
+
+    def indexed_versions(self, external_ids: Sequence[str]) -> dict[str, str]:
+        held = ((i, self.versions.get(i)) for i in external_ids if i in self.docs)
+        return {i: version for i, version in held if version is not None}
 
     def indexed_ids(self) -> Iterator[str]:
         yield from list(self.docs)

@@ -138,7 +138,8 @@ def test_folder_vanishing_mid_walk_deletes_nothing(tmp_path):
     assert ("delete", "zzz/last.md") not in kinds(events)
     assert [e.external_id for e in events if isinstance(e, DocumentFailed)] == ["zzz/last.md"]
     replica.apply(events)
-    assert replica.docs["zzz/last.md"][2] == frozenset()  # its ACL is unknown now: hidden
+    # listed, then gone before it was read (or its folder before it was listed): never wider
+    assert replica.docs["zzz/last.md"][2] <= {"org:acme"}
     # the next run sees the folder gone for real and deletes
     assert kinds(replica.sync(connector(tmp_path))) == [("delete", "zzz/last.md")]
 

@@ -10,7 +10,13 @@ from connectors.errors import (
     PermissionSourceUnreadableError,
     SourceUnavailableError,
 )
-from connectors.events import DocumentFailed, DocumentUpserted, ListingEnd, LiveId
+from connectors.events import (
+    DocumentFailed,
+    DocumentUpserted,
+    ListingEnd,
+    LiveId,
+    PermissionsChanged,
+)
 from connectors.folder import FolderSourceConfig, from_config
 from tests.connectors.folder_helpers import ORG, connector, write
 
@@ -75,7 +81,8 @@ def test_permissions_refresh_reports_every_document(tmp_path):
     tree(tmp_path)
     write(tmp_path, "sub/.permindex-acl.yaml", "allow: [x@acme.com]\ninherit: false\n")
     write(tmp_path, "zzz/.permindex-acl.yaml", "allow: [oops\n")
-    acls = {e.external_id: e.acl for e in connector(tmp_path).permissions()}
+    events = list(connector(tmp_path).permissions())
+    acls = {e.external_id: e.acl for e in events if isinstance(e, PermissionsChanged)}
     assert acls == {
         "a.md": {"org:acme"},
         "broken.txt": {"org:acme"},

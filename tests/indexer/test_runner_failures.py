@@ -16,6 +16,7 @@ from connectors.principals import user
 from indexer.backend import IndexUnavailableError
 from indexer.backends import Stores
 from indexer.embedding import Embedder
+from indexer.listing_spill import SpilledIds
 from indexer.pruning import read_listing, stale_documents
 from indexer.records import DocFingerprint, DocumentWrite, SearchFilters, WriteResult
 from indexer.retry import RetryPolicy
@@ -237,10 +238,12 @@ def test_pruning_deletes_only_what_a_completed_listing_leaves_out() -> None:
     ]
 
     def stale(events: list[ListingEvent]) -> list[str]:
-        listing = read_listing(iter(events))
-        return stale_documents(
-            indexed, listing, listing_started=started, protected={f"{SOURCE}:failed"}
-        )
+        with SpilledIds() as live:
+            listing = read_listing(iter(events), live)
+            pages = stale_documents(
+                indexed, listing, listing_started=started, protected={f"{SOURCE}:failed"}
+            )
+            return [doc_id for page in pages for doc_id in page]
 
     live = LiveId(external_id="kept")
     assert stale([live, ListingEnd(completed=True)]) == [f"{SOURCE}:gone"]
