@@ -15,6 +15,7 @@ from indexer.records import (
     AclUpdate,
     DocFingerprint,
     DocumentWrite,
+    FieldsUpdate,
     Hit,
     IndexStats,
     SearchFilters,
@@ -22,7 +23,9 @@ from indexer.records import (
 )
 
 # 2: documents keep the source's version of their content (SourceDocument.version).
-SCHEMA_VERSION = 2
+# 3: documents keep created_at and metadata where searches return and filter them, and a fields
+#    fingerprint apart from the content one (update_fields).
+SCHEMA_VERSION = 3
 
 
 class IndexUnavailableError(Exception):
@@ -50,8 +53,17 @@ class IndexBackend(Protocol):
     def replace_acls(self, updates: Sequence[AclUpdate]) -> WriteResult:
         """Replace the ACL of every chunk of each document without touching text or vectors."""
 
+    def update_fields(self, updates: Sequence[FieldsUpdate]) -> WriteResult:
+        """Replace each document's non-text fields (url, author, doc type, dates, metadata, the
+        fields fingerprint) on the document and every chunk, without touching text, title,
+        vectors or ACL. Same outcome rules as ``replace_acls``: an unknown document is a
+        per-item failure, written items are durable when the call returns."""
+
     def iter_fingerprints(self, source_id: str) -> Iterator[DocFingerprint]:
         """Stream (doc id, fingerprints) of a source without loading them all in memory."""
+
+    def fingerprints_of(self, doc_ids: Sequence[str]) -> dict[str, DocFingerprint]:
+        """The fingerprints of those of ``doc_ids`` the index holds, as of the last write."""
 
     def keyword_search(
         self, query: str, principals: frozenset[str], filters: SearchFilters, k: int

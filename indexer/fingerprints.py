@@ -1,8 +1,12 @@
-"""Content and ACL fingerprints, kept apart so an ACL-only change never costs an embedding.
+"""Content, fields and ACL fingerprints, kept apart so each kind of change costs only its own work.
 
-The content fingerprint covers everything that shapes the stored chunks, their vectors or the
-fields written beside them: the document's fields, the chunking settings and the embedding model.
-Changing any of them re-chunks and re-embeds the document; nothing else does.
+The content fingerprint covers what shapes the stored chunk text and its vectors: title, body,
+breadcrumbs (in the embedded text), content type (picks the splitter), the chunking settings and
+the embedding model. Changing any of them re-chunks and re-embeds the document; nothing else does.
+
+The fields fingerprint covers the fields stored beside the chunks (url, author, doc type, dates,
+metadata): a change to them alone re-writes those fields (``IndexBackend.update_fields``) without
+re-embedding. The ACL fingerprint covers the permissions (``replace_acls``).
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from connectors.documents import SourceDocument
 from indexer.settings import ChunkingSettings
 
 # Bump when the chunking or embedding-text recipe changes so every document is rebuilt once.
-PIPELINE_VERSION = 1
+# 2: the fields moved out of the content fingerprint (and the index stores created_at/metadata).
+PIPELINE_VERSION = 2
 
 
 def _digest(payload: object) -> str:
@@ -31,17 +36,25 @@ def content_fingerprint(
             "v": PIPELINE_VERSION,
             "title": document.title,
             "body": document.body,
+            "breadcrumbs": list(document.breadcrumbs),
+            "content_type": document.content_type,
+            "chunking": chunking.model_dump(mode="json"),
+            "model": model_name,
+        }
+    )
+
+
+def fields_fingerprint(document: SourceDocument) -> str:
+    return _digest(
+        {
+            "v": PIPELINE_VERSION,
             "url": document.url,
             "author": document.author,
+            "doc_type": document.doc_type,
             "created_at": document.created_at.isoformat() if document.created_at else None,
             # The index stores updated_at and filters on it: a stale value would be a wrong answer.
             "updated_at": document.updated_at.isoformat(),
-            "content_type": document.content_type,
-            "doc_type": document.doc_type,
-            "breadcrumbs": list(document.breadcrumbs),
             "metadata": document.metadata,
-            "chunking": chunking.model_dump(mode="json"),
-            "model": model_name,
         }
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -37,6 +38,9 @@ class DocumentWrite(BaseModel):
     acl: Acl
     content_fingerprint: str
     acl_fingerprint: str
+    # Covers the non-text fields (url, author, dates, doc type, metadata): a change to them alone
+    # is an update_fields, not a rewrite. "" for writers that do not track it.
+    fields_fingerprint: str = ""
     version: str | None = None  # the source's version of the content, for SyncContext
     chunks: list[ChunkWrite]
     # The writer's clock, so pruning compares times from one clock; the backend's when None.
@@ -52,6 +56,48 @@ class AclUpdate(BaseModel):
     indexed_at: datetime | None = None
     # Set when the source's version changed but the content did not: recorded, nothing re-embedded.
     version: str | None = None
+
+
+class FieldsUpdate(BaseModel):
+    """Replace the stored non-text fields of a document and every chunk of it, without touching
+    text, vectors or ACL: what a change the fields fingerprint sees, and the content one does
+    not, costs (no re-chunking, no embedding)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    doc_id: str
+    url: str | None = None
+    author: str | None = None
+    doc_type: str
+    created_at: datetime | None = None
+    updated_at: datetime
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict)
+    fields_fingerprint: str
+    indexed_at: datetime | None = None
+    # Set when the source's version changed: recorded beside the new fields.
+    version: str | None = None
+
+
+# Metadata keys and values longer than this are stored and returned but not filterable: a filter
+# value is at most this long (retrieval's SearchQuery), and OpenSearch refuses keyword terms over
+# 32,766 bytes, so indexing them would only risk failing the document's write.
+MAX_FILTERABLE_METADATA_CHARS = 256
+
+
+def metadata_pairs(metadata: Mapping[str, MetadataValue]) -> list[tuple[str, str]]:
+    """The (key, value) pairs a metadata filter matches against, the same on every backend.
+
+    A list contributes each element; numbers and booleans are compared by their ``str()`` (so
+    ``True`` matches "True", ``3`` matches "3"). Sorted and without duplicates.
+    """
+    pairs: set[tuple[str, str]] = set()
+    for key, value in metadata.items():
+        values = value if isinstance(value, list) else [value]
+        for item in values:
+            text = str(item)
+            if max(len(key), len(text)) <= MAX_FILTERABLE_METADATA_CHARS:
+                pairs.add((key, text))
+    return sorted(pairs)
 
 
 def stamp(indexed_at: datetime | None, fallback: str) -> str:
@@ -82,6 +128,7 @@ class DocFingerprint(BaseModel):
     acl_fingerprint: str
     indexed_at: datetime
     version: str | None = None
+    fields_fingerprint: str = ""
 
 
 class SearchFilters(BaseModel):
@@ -91,6 +138,9 @@ class SearchFilters(BaseModel):
     doc_types: frozenset[str] | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
+    # Key -> accepted values: a document matches when, for every key, its value (a string, any
+    # element of a list, a number or boolean by its str()) is one of them. See metadata_pairs.
+    metadata: dict[str, frozenset[str]] | None = None
 
 
 class Hit(BaseModel):
@@ -107,8 +157,10 @@ class Hit(BaseModel):
     author: str | None = None
     doc_type: str
     content_type: str
+    created_at: datetime | None = None
     updated_at: datetime
     breadcrumbs: tuple[str, ...] = ()
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict)
     acl: Acl
     score: float
     highlights: list[str] = Field(default_factory=list)

@@ -10,11 +10,12 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
 
+from connectors.documents import MetadataValue
 from indexer.backend import IndexUnavailableError
 from indexer.backends.embedded.database import Database
 from indexer.backends.embedded.fts_query import fts_match_expression
@@ -33,12 +34,14 @@ from indexer.records import (
     AclUpdate,
     DocFingerprint,
     DocumentWrite,
+    FieldsUpdate,
     Hit,
     IndexStats,
     SearchFilters,
     SourceStats,
     WriteFailure,
     WriteResult,
+    metadata_pairs,
     stamp,
 )
 
@@ -120,6 +123,7 @@ class EmbeddedIndex:
             to_json(sorted(write.acl)),
             write.content_fingerprint,
             write.acl_fingerprint,
+            write.fields_fingerprint,
             indexed_at,
             write.version,
         )
@@ -130,19 +134,21 @@ class EmbeddedIndex:
             cursor = conn.execute(
                 "INSERT INTO documents (source_id, external_id, title, url, author, doc_type,"
                 " content_type, created_at, updated_at, updated_ts, breadcrumbs, metadata, acl,"
-                " content_fingerprint, acl_fingerprint, indexed_at, source_version, doc_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " content_fingerprint, acl_fingerprint, fields_fingerprint, indexed_at,"
+                " source_version, doc_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (*values, write.doc_id),
             )
-            doc_rowid = cursor.lastrowid
+            # Always set after an INSERT into a rowid table; None only in sqlite3's type.
+            doc_rowid = cast(int, cursor.lastrowid)
         else:
             doc_rowid = row[0]
             conn.execute(
                 "UPDATE documents SET source_id = ?, external_id = ?, title = ?, url = ?,"
                 " author = ?, doc_type = ?, content_type = ?, created_at = ?, updated_at = ?,"
                 " updated_ts = ?, breadcrumbs = ?, metadata = ?, acl = ?,"
-                " content_fingerprint = ?, acl_fingerprint = ?, indexed_at = ?,"
-                " source_version = ? WHERE doc_rowid = ?",
+                " content_fingerprint = ?, acl_fingerprint = ?, fields_fingerprint = ?,"
+                " indexed_at = ?, source_version = ? WHERE doc_rowid = ?",
                 (*values, doc_rowid),
             )
             self._delete_chunks(conn, [doc_rowid])
@@ -151,6 +157,7 @@ class EmbeddedIndex:
             "INSERT INTO doc_principals (principal, doc_rowid) VALUES (?, ?)",
             [(principal, doc_rowid) for principal in sorted(write.acl)],
         )
+        self._replace_metadata(conn, doc_rowid, write.metadata)
         for chunk, blob in zip(write.chunks, blobs, strict=True):
             cursor = conn.execute(
                 "INSERT INTO chunks (doc_rowid, chunk_index, vector) VALUES (?, ?, ?)",
@@ -229,6 +236,66 @@ class EmbeddedIndex:
                 result.written.append(update.doc_id)
         return result
 
+    def update_fields(self, updates: Sequence[FieldsUpdate]) -> WriteResult:
+        result = WriteResult()
+        if not updates:
+            return result
+        indexed_at = datetime.now(UTC).isoformat()
+        # The fields live once, on the document row (chunks hold only text and vectors): no
+        # chunk is touched and the vector matrix stays valid, so no generation bump.
+        with self._guard(), self.db.write() as conn:
+            for update in updates:
+                row = conn.execute(
+                    "SELECT doc_rowid FROM documents WHERE doc_id = ?", (update.doc_id,)
+                ).fetchone()
+                if row is None:
+                    result.failed.append(
+                        WriteFailure(doc_id=update.doc_id, reason="document is not in the index")
+                    )
+                    continue
+                conn.execute("SAVEPOINT fields")
+                try:
+                    conn.execute(
+                        "UPDATE documents SET url = ?, author = ?, doc_type = ?, created_at = ?,"
+                        " updated_at = ?, updated_ts = ?, metadata = ?, fields_fingerprint = ?,"
+                        " indexed_at = ?, source_version = COALESCE(?, source_version)"
+                        " WHERE doc_rowid = ?",
+                        (
+                            update.url,
+                            update.author,
+                            update.doc_type,
+                            update.created_at.isoformat() if update.created_at else None,
+                            update.updated_at.isoformat(),
+                            timestamp(update.updated_at),
+                            to_json(update.metadata),
+                            update.fields_fingerprint,
+                            stamp(update.indexed_at, indexed_at),
+                            update.version,
+                            row[0],
+                        ),
+                    )
+                    self._replace_metadata(conn, row[0], update.metadata)
+                except (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.InterfaceError) as exc:
+                    conn.execute("ROLLBACK TO fields")
+                    conn.execute("RELEASE fields")
+                    result.failed.append(WriteFailure(doc_id=update.doc_id, reason=str(exc)))
+                else:
+                    conn.execute("RELEASE fields")
+                    result.written.append(update.doc_id)
+        return result
+
+    @staticmethod
+    def _replace_metadata(
+        conn: sqlite3.Connection,
+        doc_rowid: int,
+        metadata: dict[str, MetadataValue],
+    ) -> None:
+        conn.execute("DELETE FROM doc_metadata WHERE doc_rowid = ?", (doc_rowid,))
+        conn.executemany(
+            "INSERT INTO doc_metadata (key, value, doc_rowid) VALUES (?, ?, ?)",
+            [(key, value, doc_rowid) for key, value in metadata_pairs(metadata)],
+        )
+
     # -- reads ------------------------------------------------------------------------------
 
     def iter_fingerprints(self, source_id: str) -> Iterator[DocFingerprint]:
@@ -238,23 +305,26 @@ class EmbeddedIndex:
         while True:
             with self._guard(), self.db.read() as conn:
                 rows = conn.execute(
-                    "SELECT doc_id, external_id, content_fingerprint, acl_fingerprint,"
-                    " indexed_at, source_version FROM documents"
+                    f"SELECT {_FINGERPRINT_COLUMNS} FROM documents"
                     " WHERE source_id = ? AND doc_id > ? ORDER BY doc_id LIMIT ?",
                     (source_id, after, FINGERPRINT_PAGE),
                 ).fetchall()
             for row in rows:
-                yield DocFingerprint(
-                    doc_id=row[0],
-                    external_id=row[1],
-                    content_fingerprint=row[2],
-                    acl_fingerprint=row[3],
-                    indexed_at=datetime.fromisoformat(row[4]),
-                    version=row[5],
-                )
+                yield _fingerprint(row)
             if len(rows) < FINGERPRINT_PAGE:
                 return
             after = rows[-1][0]
+
+    def fingerprints_of(self, doc_ids: Sequence[str]) -> dict[str, DocFingerprint]:
+        if not doc_ids:
+            return {}
+        with self._guard(), self.db.read() as conn:
+            rows = conn.execute(
+                f"SELECT {_FINGERPRINT_COLUMNS} FROM documents"
+                " WHERE doc_id IN (SELECT value FROM json_each(?))",
+                (to_json(list(doc_ids)),),
+            ).fetchall()
+        return {row[0]: _fingerprint(row) for row in rows}
 
     def keyword_search(
         self, query: str, principals: frozenset[str], filters: SearchFilters, k: int
@@ -444,3 +514,21 @@ def _marked_html(marked: str) -> str:
     if inside:
         out.append("</em>")
     return "".join(out)
+
+
+_FINGERPRINT_COLUMNS = (
+    "doc_id, external_id, content_fingerprint, acl_fingerprint, indexed_at, source_version,"
+    " fields_fingerprint"
+)
+
+
+def _fingerprint(row: Sequence[Any]) -> DocFingerprint:
+    return DocFingerprint(
+        doc_id=row[0],
+        external_id=row[1],
+        content_fingerprint=row[2],
+        acl_fingerprint=row[3],
+        indexed_at=datetime.fromisoformat(row[4]),
+        version=row[5],
+        fields_fingerprint=row[6],
+    )

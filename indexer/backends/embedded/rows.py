@@ -13,7 +13,7 @@ from indexer.records import Hit, SearchFilters
 # Columns every hit query selects, in this order (see ``hit_from_row``); ``t`` is chunk_text.
 HIT_COLUMNS = """
     c.chunk_index, t.body, d.doc_id, d.source_id, d.external_id, d.title, d.url, d.author,
-    d.doc_type, d.content_type, d.updated_at, d.breadcrumbs, d.acl
+    d.doc_type, d.content_type, d.updated_at, d.breadcrumbs, d.acl, d.created_at, d.metadata
 """
 
 
@@ -78,6 +78,14 @@ def _filter_conditions(filters: SearchFilters) -> tuple[list[str], list[Any]]:
     if filters.updated_before is not None:
         conditions.append("d.updated_ts <= ?")
         params.append(timestamp(filters.updated_before))
+    # One primary-key probe of the side table per key (keys AND, values OR), in the same query
+    # as the ACL join, so top-k ranks only documents the filter admits.
+    for key, values in sorted((filters.metadata or {}).items()):
+        conditions.append(
+            "EXISTS (SELECT 1 FROM doc_metadata m WHERE m.key = ? AND m.doc_rowid = d.doc_rowid"
+            " AND m.value IN (SELECT value FROM json_each(?)))"
+        )
+        params += [key, to_json(sorted(values))]
     return conditions, params
 
 
@@ -95,8 +103,10 @@ def hit_from_row(row: Sequence[Any], score: float, highlights: list[str]) -> Hit
         author=row[7],
         doc_type=row[8],
         content_type=row[9],
+        created_at=datetime.fromisoformat(row[13]) if row[13] else None,
         updated_at=datetime.fromisoformat(row[10]),
         breadcrumbs=tuple(json.loads(row[11])),
+        metadata=json.loads(row[14]),
         acl=frozenset(json.loads(row[12])),
         score=score,
         highlights=highlights,

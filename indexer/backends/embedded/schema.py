@@ -10,9 +10,12 @@ the single copy, read back for hits and used by ``snippet()`` for highlights.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Callable
 
 from indexer.backend import SCHEMA_VERSION
+from indexer.records import metadata_pairs
 
 _V1 = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -96,7 +99,40 @@ _V2 = """
 ALTER TABLE documents ADD COLUMN source_version TEXT;
 """
 
-MIGRATIONS: dict[int, str] = {0: _V1, 1: _V2}
+# The metadata filter's side table, one row per (key, value) a document matches (see
+# indexer.records.metadata_pairs), probed by primary key from inside each search like
+# doc_principals; the JSON in documents.metadata stays the copy hits return.
+_V3 = """
+ALTER TABLE documents ADD COLUMN fields_fingerprint TEXT NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS doc_metadata (
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    doc_rowid INTEGER NOT NULL REFERENCES documents (doc_rowid) ON DELETE CASCADE,
+    PRIMARY KEY (key, value, doc_rowid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS doc_metadata_by_doc ON doc_metadata (doc_rowid);
+"""
+
+
+def _to_v3(conn: sqlite3.Connection) -> None:
+    for statement in _statements(_V3):
+        conn.execute(statement)
+    # Documents already in the file become filterable at once, not only after their next sync;
+    # the pairs are computed in Python so they follow exactly the rule new writes use.
+    rows = conn.execute("SELECT doc_rowid, metadata FROM documents").fetchall()
+    conn.executemany(
+        "INSERT OR IGNORE INTO doc_metadata (key, value, doc_rowid) VALUES (?, ?, ?)",
+        [
+            (key, value, doc_rowid)
+            for doc_rowid, metadata in rows
+            for key, value in metadata_pairs(json.loads(metadata))
+        ],
+    )
+
+
+# A migration is a script, or a function for the steps SQL alone cannot express.
+Migration = str | Callable[[sqlite3.Connection], None]
+MIGRATIONS: dict[int, Migration] = {0: _V1, 1: _V2, 2: _to_v3}
 
 
 class SchemaError(Exception):
@@ -122,8 +158,12 @@ def upgrade(conn: sqlite3.Connection, dimension: int) -> None:
             f"index schema version {version} is newer than this permindex ({SCHEMA_VERSION})"
         )
     while version < SCHEMA_VERSION:
-        for statement in _statements(MIGRATIONS[version]):
-            conn.execute(statement)
+        migration = MIGRATIONS[version]
+        if isinstance(migration, str):
+            for statement in _statements(migration):
+                conn.execute(statement)
+        else:
+            migration(conn)
         version += 1
     conn.execute("DELETE FROM schema_version")
     conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))

@@ -41,6 +41,7 @@ from indexer.backends.opensearch.queries import (
     SOURCE_FIELDS,
     keyword_body,
     keyword_hits,
+    metadata_terms,
     unit_vector,
     vector_body,
     vector_hits,
@@ -49,6 +50,7 @@ from indexer.records import (
     AclUpdate,
     DocFingerprint,
     DocumentWrite,
+    FieldsUpdate,
     Hit,
     IndexStats,
     SearchFilters,
@@ -65,6 +67,8 @@ MAX_K = 10_000
 MAX_SOURCES = 10_000
 # Below the node's index.max_terms_count (65,536) for a terms query.
 MAX_TERMS = 10_000
+# Replaces whole top-level fields of a chunk's source (update_fields).
+_PUT_ALL = "ctx._source.putAll(params.fields)"
 
 
 class OpenSearchIndex:
@@ -187,6 +191,7 @@ class OpenSearchIndex:
                     **_record_identity(write.doc_id, write.source_id, write.external_id),
                     "content_fingerprint": write.content_fingerprint,
                     "acl_fingerprint": write.acl_fingerprint,
+                    "fields_fingerprint": write.fields_fingerprint,
                     "source_version": write.version,
                     "indexed_at": stamp(write.indexed_at, now),
                     "chunk_count": count,
@@ -285,6 +290,74 @@ class OpenSearchIndex:
                 result.written.append(update.doc_id)
         return result
 
+    def update_fields(self, updates: Sequence[FieldsUpdate]) -> WriteResult:
+        """Like ``replace_acls``: every chunk's stored fields, then (if all took) the record.
+
+        A document with a failed chunk keeps its old fields fingerprint, so the next run sends
+        the update again; chunks already updated by then are simply updated once more.
+        """
+        self._ready()
+        result = WriteResult()
+        if not updates:
+            return result
+        records = self._records([u.doc_id for u in updates])
+        now = datetime.now(UTC).isoformat()
+        plan = BulkPlan()
+        present: list[FieldsUpdate] = []
+        for update in updates:
+            record = records.get(update.doc_id)
+            if record is None:
+                result.failed.append(
+                    WriteFailure(doc_id=update.doc_id, reason="document is not in the index")
+                )
+                continue
+            present.append(update)
+            count = int(record.get("chunk_count", 0))
+            mark = max(count, int(record.get("chunk_hwm", 0)))
+            # A script, not a partial "doc": a partial update merges objects, so metadata keys
+            # the source dropped would survive. Same fixed params on a retry: idempotent.
+            script = {
+                "script": {
+                    "lang": "painless",
+                    "source": _PUT_ALL,
+                    "params": {"fields": _stored_fields(update)},
+                }
+            }
+            for index in range(mark):
+                plan.update(
+                    self.names.chunks,
+                    chunk_key(update.doc_id, index),
+                    script,
+                    update.doc_id,
+                    # Beyond chunk_count only leftovers of an interrupted write may exist.
+                    missing_ok=index >= count,
+                )
+        failures = run_bulk(self.gw, plan)
+        records_plan = BulkPlan()
+        for update in present:
+            if update.doc_id not in failures:
+                records_plan.update(
+                    self.names.documents,
+                    doc_key(update.doc_id),
+                    {
+                        "doc": {
+                            "fields_fingerprint": update.fields_fingerprint,
+                            "indexed_at": stamp(update.indexed_at, now),
+                            **({"source_version": update.version} if update.version else {}),
+                        }
+                    },
+                    update.doc_id,
+                )
+        failures.update(run_bulk(self.gw, records_plan))
+        for update in present:
+            if update.doc_id in failures:
+                result.failed.append(
+                    WriteFailure(doc_id=update.doc_id, reason=failures[update.doc_id])
+                )
+            else:
+                result.written.append(update.doc_id)
+        return result
+
     # -- reads ------------------------------------------------------------------------------
 
     def iter_fingerprints(self, source_id: str) -> Iterator[DocFingerprint]:
@@ -297,32 +370,31 @@ class OpenSearchIndex:
                 "size": FINGERPRINT_PAGE,
                 "query": {"term": {"source_id": source_id}},
                 "sort": [{"doc_id": "asc"}],
-                "_source": [
-                    "doc_id",
-                    "external_id",
-                    "content_fingerprint",
-                    "acl_fingerprint",
-                    "indexed_at",
-                    "source_version",
-                ],
+                "_source": list(_FINGERPRINT_FIELDS),
             }
             if after is not None:
                 body["search_after"] = after
             page = self.gw.call(self.gw.client.search, index=self.names.documents, body=body)
             hits = page["hits"]["hits"]
             for raw in hits:
-                source = raw["_source"]
-                yield DocFingerprint(
-                    doc_id=source["doc_id"],
-                    external_id=source["external_id"],
-                    content_fingerprint=source["content_fingerprint"],
-                    acl_fingerprint=source["acl_fingerprint"],
-                    indexed_at=datetime.fromisoformat(source["indexed_at"]),
-                    version=source.get("source_version"),
-                )
+                yield _fingerprint(raw["_source"])
             if len(hits) < FINGERPRINT_PAGE:
                 return
             after = hits[-1]["sort"]
+
+    def fingerprints_of(self, doc_ids: Sequence[str]) -> dict[str, DocFingerprint]:
+        """Realtime reads (mget): what a write just acknowledged is seen without a refresh."""
+        self._ready()
+        if not doc_ids:
+            return {}
+        response = self.gw.call(
+            self.gw.client.mget,
+            index=self.names.documents,
+            body={"ids": [doc_key(doc_id) for doc_id in doc_ids]},
+            _source=list(_FINGERPRINT_FIELDS),
+        )
+        found = (_fingerprint(doc["_source"]) for doc in response["docs"] if doc.get("found"))
+        return {fp.doc_id: fp for fp in found}
 
     def keyword_search(
         self, query: str, principals: frozenset[str], filters: SearchFilters, k: int
@@ -509,6 +581,30 @@ class OpenSearchIndex:
         }
 
 
+_FINGERPRINT_FIELDS = (
+    "doc_id",
+    "external_id",
+    "content_fingerprint",
+    "acl_fingerprint",
+    "indexed_at",
+    "source_version",
+    "fields_fingerprint",
+)
+
+
+def _fingerprint(source: dict[str, Any]) -> DocFingerprint:
+    return DocFingerprint(
+        doc_id=source["doc_id"],
+        external_id=source["external_id"],
+        content_fingerprint=source["content_fingerprint"],
+        acl_fingerprint=source["acl_fingerprint"],
+        indexed_at=datetime.fromisoformat(source["indexed_at"]),
+        version=source.get("source_version"),
+        # Records written before schema 3 have none: "" differs from every real fingerprint.
+        fields_fingerprint=source.get("fields_fingerprint") or "",
+    )
+
+
 def _record_identity(doc_id: str, source_id: str, external_id: str) -> dict[str, str]:
     return {"doc_id": doc_id, "source_id": source_id, "external_id": external_id}
 
@@ -518,12 +614,23 @@ def _chunk_fields(write: DocumentWrite) -> dict[str, Any]:
         "doc_id": write.doc_id,
         "source_id": write.source_id,
         "external_id": write.external_id,
-        "doc_type": write.doc_type,
         "content_type": write.content_type,
         "title": write.title,
-        "url": write.url,
-        "author": write.author,
         "breadcrumbs": list(write.breadcrumbs),
-        "updated_at": write.updated_at.isoformat(),
+        **_stored_fields(write),
         "acl": sorted(write.acl),
+    }
+
+
+def _stored_fields(fields: DocumentWrite | FieldsUpdate) -> dict[str, Any]:
+    """The chunk fields update_fields replaces (title and breadcrumbs are content: they are
+    embedded with the text, so a change to them is a rewrite)."""
+    return {
+        "url": fields.url,
+        "author": fields.author,
+        "doc_type": fields.doc_type,
+        "created_at": fields.created_at.isoformat() if fields.created_at else None,
+        "updated_at": fields.updated_at.isoformat(),
+        "metadata": fields.metadata,
+        "metadata_terms": metadata_terms(fields.metadata),
     }

@@ -92,7 +92,13 @@ def chunks_body(settings: OpenSearchSettings, dimension: int) -> dict[str, Any]:
                 "url": {"type": "keyword", "index": False},
                 "author": {"type": "keyword"},
                 "breadcrumbs": {"type": "keyword"},
+                "created_at": {"type": "date"},
                 "updated_at": {"type": "date"},
+                # Kept as written and returned, never parsed: keys are the source's, so mapping
+                # them would grow the mapping without bound (and clash on types).
+                "metadata": {"type": "object", "enabled": False},
+                # What metadata filters match: one term per (key, value), see metadata_term.
+                "metadata_terms": {"type": "keyword"},
                 "acl": {"type": "keyword"},
                 "vector": {
                     "type": "knn_vector",
@@ -128,6 +134,7 @@ def documents_body() -> dict[str, Any]:
                 "external_id": {"type": "keyword"},
                 "content_fingerprint": {"type": "keyword"},
                 "acl_fingerprint": {"type": "keyword"},
+                "fields_fingerprint": {"type": "keyword"},
                 "source_version": {"type": "keyword", "index": False},
                 "indexed_at": {"type": "date"},
                 # Chunks the document has now, and the most it may have had since (a write

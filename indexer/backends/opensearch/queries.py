@@ -8,14 +8,16 @@ the k nearest: k permitted chunks come back even when most of the index is forbi
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from indexer.records import Hit, SearchFilters
+from connectors.documents import MetadataValue
+from indexer.records import Hit, SearchFilters, metadata_pairs
 
 TITLE_BOOST = 2.0
 HIGHLIGHT_FRAGMENT_CHARS = 160
@@ -31,7 +33,9 @@ SOURCE_FIELDS = [
     "url",
     "author",
     "breadcrumbs",
+    "created_at",
     "updated_at",
+    "metadata",
     "acl",
 ]
 
@@ -70,7 +74,22 @@ def permitted_filter(principals: frozenset[str], filters: SearchFilters) -> list
         bounds["lte"] = _iso(filters.updated_before)
     if bounds:
         clauses.append({"range": {"updated_at": bounds}})
+    # A terms clause per key: keys AND (each is a filter clause), values OR.
+    for key, values in sorted((filters.metadata or {}).items()):
+        clauses.append(
+            {"terms": {"metadata_terms": [metadata_term(key, value) for value in sorted(values)]}}
+        )
     return clauses
+
+
+def metadata_term(key: str, value: str) -> str:
+    """The indexed term of one (key, value) pair: a JSON pair, so no key or value containing a
+    separator can pass for another pair (``a=b`` + ``c`` would equal ``a`` + ``b=c``)."""
+    return json.dumps([key, value], ensure_ascii=False, separators=(",", ":"))
+
+
+def metadata_terms(metadata: Mapping[str, MetadataValue]) -> list[str]:
+    return [metadata_term(key, value) for key, value in metadata_pairs(metadata)]
 
 
 _QUERY_SEPARATORS = str.maketrans({"\x00": " ", ":": " ", "\uff1a": " ", "\ufe55": " "})
@@ -163,12 +182,18 @@ def hit_from_source(
         author=source.get("author"),
         doc_type=source["doc_type"],
         content_type=source["content_type"],
+        created_at=_optional_time(source.get("created_at")),
         updated_at=datetime.fromisoformat(source["updated_at"]),
         breadcrumbs=tuple(source.get("breadcrumbs") or ()),
+        metadata=source.get("metadata") or {},
         acl=frozenset(source.get("acl") or ()),
         score=score,
         highlights=highlights,
     )
+
+
+def _optional_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
 
 
 def keyword_hits(response: dict[str, Any]) -> list[Hit]:
