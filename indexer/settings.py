@@ -6,12 +6,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from connectors.secrets import Secret
+
 
 class OpenSearchSettings(BaseModel):
     url: str = "http://127.0.0.1:9200"
     index_prefix: str = Field(default="permindex", pattern=r"^[a-z0-9][a-z0-9_-]*$")
     username: str | None = None
-    password: str | None = None
+    # {env: NAME}, {file: PATH} or the value; held as a SecretStr, never logged.
+    password: Secret | None = None
     verify_certs: bool = True
     timeout_s: float = 30.0
     # "porter" is the backend's own analyzer (standard tokenizer, lowercase, ASCII folding,

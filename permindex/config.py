@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
-from connectors.folder import FolderSourceConfig
 from connectors.org import OrgPolicy
+from connectors.registry import SourceSettings, parse_source
 from indexer.settings import ChunkingSettings, EmbeddingSettings, IndexSettings
 from retrieval.service.settings import ServiceSettings
 from retrieval.settings import RetrievalSettings
@@ -35,9 +35,8 @@ class ConfigError(Exception):
     """The configuration cannot be used; the message names the file and the offending field."""
 
 
-# One member per connector type, each with a ``type`` literal; when a second type lands this
-# becomes ``Annotated[FolderSourceConfig | ConfluenceSourceConfig, Field(discriminator="type")]``.
-SourceConfig = FolderSourceConfig
+# Each configured source, validated against the model its ``type`` names (connectors.registry).
+SourceConfig = Annotated[SourceSettings, BeforeValidator(parse_source)]
 
 
 class OrgSettings(BaseModel):

@@ -6,9 +6,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from connectors.contract import Connector
-from connectors.folder import FolderSourceConfig
-from connectors.folder import from_config as folder_connector
 from connectors.org import OrgPolicy
+from connectors.registry import build_connector as build_registered
 from indexer.embedding import (
     DEFAULT_MODEL,
     HASHING_PREFIX,
@@ -26,9 +25,7 @@ def build_connector(
     source: SourceConfig, *, org: OrgPolicy, clock: Callable[[], datetime]
 ) -> Connector:
     """The connector for one configured source, in the deployment's one tenant."""
-    if isinstance(source, FolderSourceConfig):
-        return folder_connector(source, org, clock=clock)
-    raise TypeError(f"no connector for source type {source.type!r}")
+    return build_registered(source, org, clock)
 
 
 def embedding_dimension(settings: EmbeddingSettings) -> int:

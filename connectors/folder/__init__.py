@@ -2,5 +2,12 @@
 
 from connectors.folder.config import FolderSourceConfig
 from connectors.folder.connector import FolderConnector, from_config
+from connectors.registry import SourceType
 
-__all__ = ["FolderConnector", "FolderSourceConfig", "from_config"]
+SOURCE_TYPE = SourceType(
+    name="folder",
+    settings=FolderSourceConfig,
+    build=lambda config, org, clock: from_config(config, org, clock),
+)
+
+__all__ = ["SOURCE_TYPE", "FolderConnector", "FolderSourceConfig", "from_config"]

@@ -5,17 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from connectors.documents import SourceId
 from connectors.folder.sidecar import DocType
+from connectors.registry import SourceSettings
 
 
-class FolderSourceConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class FolderSourceConfig(SourceSettings):
     type: Literal["folder"] = "folder"
-    id: SourceId
     path: Path
     doc_type: DocType = "file"
     # Documents link to ``<base_url>/<relative path>`` when set, to ``file://`` URLs otherwise.

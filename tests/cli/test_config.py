@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.folder import FolderSourceConfig
 from permindex.config import ConfigError, load_config
 
 
@@ -47,6 +48,7 @@ schedules:
     )
     config = load_config(path)
     source = config.source("handbook")
+    assert isinstance(source, FolderSourceConfig)  # the registry picked the type's model
     # Paths in the file are relative to the file, so the config works from any directory.
     assert source.path == tmp_path / "conf" / ".." / "docs"
     assert config.index.embedded.path == tmp_path / "conf" / "data" / "index.sqlite"
@@ -131,3 +133,30 @@ service: {port: 8181, max_top_k: 20}
     assert (config.service.port, config.service.max_top_k) == (8181, 20)
     with pytest.raises(ConfigError, match="retrieval"):
         load_config(write(tmp_path / "bad.yaml", "retrieval: {fusion: average}\n"))
+
+
+def test_unknown_source_type_names_the_known_ones(tmp_path: Path) -> None:
+    path = write(tmp_path / "t.yaml", "sources:\n  - type: sharepoint\n    id: sp\n")
+    with pytest.raises(ConfigError, match=r"unknown source type 'sharepoint' \(known: folder\)"):
+        load_config(path)
+
+
+def test_secrets_come_by_reference_and_never_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret_file = write(tmp_path / "os-password", "s3cr3t-from-file\n")
+    body = "index:\n  opensearch:\n    username: admin\n    password: {file: %s}\n"
+    config = load_config(write(tmp_path / "f.yaml", body % secret_file))
+    password = config.index.opensearch.password if config.index.opensearch else None
+    assert password is not None and password.get_secret_value() == "s3cr3t-from-file"
+    assert "s3cr3t" not in repr(config) and "s3cr3t" not in config.model_dump_json()
+
+    monkeypatch.setenv("OS_PASSWORD", "s3cr3t-from-env")
+    env = load_config(write(tmp_path / "e.yaml", body.replace("{file: %s}", "{env: OS_PASSWORD}")))
+    assert env.index.opensearch is not None and env.index.opensearch.password is not None
+    assert env.index.opensearch.password.get_secret_value() == "s3cr3t-from-env"
+
+    monkeypatch.delenv("OS_PASSWORD")
+    with pytest.raises(ConfigError, match="OS_PASSWORD") as missing:
+        load_config(write(tmp_path / "m.yaml", body.replace("{file: %s}", "{env: OS_PASSWORD}")))
+    assert "s3cr3t" not in str(missing.value)

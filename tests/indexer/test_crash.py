@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from connectors.events import DocumentFailed, DocumentUpserted
+from connectors.folder import FolderSourceConfig
 from connectors.folder import from_config as folder_connector
 from indexer.chunking import Chunker
 from indexer.fingerprints import acl_fingerprint, content_fingerprint
@@ -215,6 +216,7 @@ class Expected:
 def expected_state(config: PermindexConfig) -> dict[str, Expected]:
     """Ask the connector for every live document and derive what the index must store for it."""
     source = config.source(SOURCE)
+    assert isinstance(source, FolderSourceConfig)
     chunker = Chunker(config.chunking)
     expected: dict[str, Expected] = {}
     for event in folder_connector(source, config.org_policy).changes(None):

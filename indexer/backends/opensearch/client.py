@@ -51,7 +51,8 @@ def is_retryable(exc: BaseException) -> bool:
 
 
 def make_client(settings: OpenSearchSettings) -> OpenSearch:
-    auth = (settings.username, settings.password or "") if settings.username else None
+    password = settings.password.get_secret_value() if settings.password else ""
+    auth = (settings.username, password) if settings.username else None
     return OpenSearch(
         hosts=[settings.url],
         http_auth=auth,
