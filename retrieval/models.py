@@ -23,6 +23,28 @@ def unicode_text(value: str) -> str:
 
 Text = Annotated[str, AfterValidator(unicode_text)]
 
+# A document's metadata value as the index returns it (connectors.documents.MetadataValue, which
+# retrieval may not import).
+MetadataValue = str | int | float | bool | list[str]
+# Bounds of a metadata filter: it becomes one clause per key and one term per value inside every
+# leg's query, so a request cannot make the index evaluate an unbounded filter. Longer values
+# are never filterable (indexer.records.MAX_FILTERABLE_METADATA_CHARS).
+MAX_METADATA_FILTER_KEYS = 20
+MAX_METADATA_FILTER_VALUES = 50
+MAX_METADATA_FILTER_CHARS = 256
+MetadataKey = Annotated[Text, Field(min_length=1, max_length=MAX_METADATA_FILTER_CHARS)]
+MetadataFilterValue = Annotated[Text, Field(max_length=MAX_METADATA_FILTER_CHARS)]
+# An empty value list is refused, not read as "no filter": it would otherwise mean "nothing".
+MetadataFilter = Annotated[
+    dict[
+        MetadataKey,
+        Annotated[
+            list[MetadataFilterValue], Field(min_length=1, max_length=MAX_METADATA_FILTER_VALUES)
+        ],
+    ],
+    Field(max_length=MAX_METADATA_FILTER_KEYS),
+]
+
 
 class Caller(BaseModel):
     """Who the search is for. ``groups`` are honoured only from services trusted to assert them."""
@@ -44,6 +66,10 @@ class SearchQuery(BaseModel):
     doc_types: list[Text] | None = None
     updated_after: datetime | None = None
     updated_before: datetime | None = None
+    # Key -> accepted values (Jira status, Slack channel, Drive mime type): a document matches
+    # when, for every key, its value (or any element of a list; numbers and booleans as text,
+    # "3", "True") is one of the values given.
+    metadata: MetadataFilter | None = None
     max_chunks_per_doc: int = Field(default=1, ge=1, le=20)
     rerank: bool | None = None  # None: use the configured default
     fusion: FusionMethod | None = None
@@ -80,6 +106,8 @@ class SearchResult(BaseModel):
     score: ScoreBreakdown
     chunk_index: int | None = None
     author: str | None = None
+    created_at: datetime | None = None
+    metadata: dict[str, MetadataValue] = Field(default_factory=dict)
 
 
 class StageTrace(BaseModel):

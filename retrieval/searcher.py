@@ -147,6 +147,11 @@ class Searcher:
             doc_types=frozenset(query.doc_types) if query.doc_types else None,
             updated_after=query.updated_after,
             updated_before=query.updated_before,
+            metadata=(
+                {key: frozenset(values) for key, values in query.metadata.items()}
+                if query.metadata
+                else None
+            ),
         )
         pool = self._pool_size(query)
         keyword_hits: list[Hit] = []
@@ -312,7 +317,9 @@ class Searcher:
             author=hit.author,
             source_id=hit.source_id,
             doc_type=hit.doc_type,
+            created_at=hit.created_at,
             updated_at=hit.updated_at,
+            metadata=hit.metadata,
             text=hit.text,
             highlights=cand.highlights or fallback_highlights(query, hit.text),
             breadcrumbs=list(hit.breadcrumbs),

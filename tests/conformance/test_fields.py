@@ -8,13 +8,20 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from connectors.documents import MetadataValue
 from indexer.backends import IndexBackend, Stores
 from indexer.backends.embedded import open_embedded
 from indexer.backends.embedded.schema import MIGRATIONS
 from indexer.backends.embedded.vectors import to_blob
+from indexer.embedding import HashingEmbedder
 from indexer.records import DocumentWrite, FieldsUpdate, Hit, SearchFilters
 from indexer.settings import EmbeddedSettings
+from retrieval.models import SearchQuery
+from retrieval.searcher import Searcher
+from retrieval.settings import RetrievalSettings
 from tests.conformance.builders import ALICE, BOB, ENG, T0, axis, blend, document
 
 EVERYTHING = SearchFilters()
@@ -390,3 +397,49 @@ def test_a_version_2_embedded_file_is_upgraded_and_its_metadata_becomes_filterab
         assert [f.fields_fingerprint for f in index.iter_fingerprints("slack")] == [""]
     finally:
         stores.close()
+
+
+def test_search_queries_filter_by_metadata_and_results_carry_the_fields(
+    stores: Stores, dimension: int
+) -> None:
+    """Through retrieval's SearchQuery/SearchResult: the filter reaches every leg of each mode."""
+    embedder = HashingEmbedder(dimension)
+    writes = [
+        _with(
+            document("jira", str(i), [(text, embedder.embed_documents([text])[0])], {ALICE, ENG}),
+            metadata={"status": status, "labels": ["auth"]},
+            created_at=CREATED,
+        )
+        for i, (text, status) in enumerate([("login bug", "Done"), ("login crash", "Open")])
+    ]
+    stores.index.write_documents(writes)
+    stores.index.refresh()
+    searcher = Searcher(stores.index, embedder, RetrievalSettings())
+    for mode in ("keyword", "vector", "hybrid"):
+        query = SearchQuery(query="login", mode=mode, metadata={"status": ["Done"]})
+        response = searcher.search(ALICE_ONLY, query, caller="alice@example.com")
+        assert [(r.doc_id, r.metadata, r.created_at) for r in response.results] == [
+            ("jira:0", {"status": "Done", "labels": ["auth"]}, CREATED)
+        ], mode
+    both = SearchQuery(query="login", metadata={"status": ["Done", "Open"], "labels": ["auth"]})
+    response = searcher.search(ALICE_ONLY, both, caller="alice@example.com")
+    assert {r.doc_id for r in response.results} == {"jira:0", "jira:1"}
+    hidden = searcher.search(frozenset({BOB}), both, caller="bob@example.com")
+    assert hidden.results == []
+
+
+def test_search_query_metadata_filters_are_bounded() -> None:
+    SearchQuery(query="q", metadata={f"k{i}": ["v"] * 50 for i in range(20)})
+    SearchQuery(query="q", metadata={"k" * 256: ["v" * 256, ""]})
+    for bad in [
+        {f"k{i}": ["v"] for i in range(21)},
+        {"k": ["v"] * 51},
+        {"k" * 257: ["v"]},
+        {"k": ["v" * 257]},
+        {"": ["v"]},
+        {"k": []},
+        {"k": "v"},
+        {"k": ["\ud800"]},
+    ]:
+        with pytest.raises(ValidationError):
+            SearchQuery.model_validate({"query": "q", "metadata": bad})
