@@ -78,11 +78,13 @@ def _filter_conditions(filters: SearchFilters) -> tuple[list[str], list[Any]]:
     if filters.updated_before is not None:
         conditions.append("d.updated_ts <= ?")
         params.append(timestamp(filters.updated_before))
-    # One primary-key probe of the side table per key (keys AND, values OR), in the same query
-    # as the ACL join, so top-k ranks only documents the filter admits.
+    # Per key (keys AND, values OR) the documents holding one of the values, read once from the
+    # side table's (key, value) primary key and intersected in the same query as the ACL join,
+    # so top-k ranks only documents the filter admits. Not a correlated EXISTS: that probes
+    # once per candidate document, 100x slower for a rare value over a 100k-document index.
     for key, values in sorted((filters.metadata or {}).items()):
         conditions.append(
-            "EXISTS (SELECT 1 FROM doc_metadata m WHERE m.key = ? AND m.doc_rowid = d.doc_rowid"
+            "d.doc_rowid IN (SELECT m.doc_rowid FROM doc_metadata m WHERE m.key = ?"
             " AND m.value IN (SELECT value FROM json_each(?)))"
         )
         params += [key, to_json(sorted(values))]

@@ -100,7 +100,7 @@ ALTER TABLE documents ADD COLUMN source_version TEXT;
 """
 
 # The metadata filter's side table, one row per (key, value) a document matches (see
-# indexer.records.metadata_pairs), probed by primary key from inside each search like
+# indexer.records.metadata_pairs), read by its (key, value) prefix from inside each search like
 # doc_principals; the JSON in documents.metadata stays the copy hits return.
 _V3 = """
 ALTER TABLE documents ADD COLUMN fields_fingerprint TEXT NOT NULL DEFAULT '';
