@@ -21,8 +21,8 @@ from indexer import metrics
 from indexer.backend import IndexBackend
 from indexer.chunking import Chunk, Chunker, ChunkingError
 from indexer.embedding import Embedder
-from indexer.fingerprints import acl_fingerprint, content_fingerprint
-from indexer.records import AclUpdate, ChunkWrite, DocumentWrite, WriteResult
+from indexer.fingerprints import acl_fingerprint, content_fingerprint, fields_fingerprint
+from indexer.records import AclUpdate, ChunkWrite, DocumentWrite, FieldsUpdate, WriteResult
 from indexer.retry import RetryPolicy
 from indexer.run_types import ProgressSink
 from indexer.settings import ChunkingSettings
@@ -42,6 +42,7 @@ class Known(NamedTuple):
     content: bytes
     acl: bytes
     version: str | None
+    fields: bytes = b""
 
 
 class KnownCache:
@@ -66,7 +67,12 @@ class KnownCache:
             self._entries[doc_id] = (
                 None
                 if fp is None
-                else Known(short(fp.content_fingerprint), short(fp.acl_fingerprint), fp.version)
+                else Known(
+                    short(fp.content_fingerprint),
+                    short(fp.acl_fingerprint),
+                    fp.version,
+                    short(fp.fields_fingerprint),
+                )
             )
 
     def get(self, doc_id: str) -> Known | None:
@@ -164,6 +170,7 @@ class Tally:
 class _PendingDoc:
     document: SourceDocument
     content_fp: str
+    fields_fp: str
     acl_fp: str
     chunks: list[Chunk]
     vectors: list[list[float] | None]
@@ -209,6 +216,7 @@ class WritePipeline:
         self._docs: list[_PendingDoc] = []  # in arrival order; embedding completes in order
         self._embed_queue: list[tuple[_PendingDoc, int]] = []
         self._acl_updates: list[AclUpdate] = []
+        self._fields_updates: list[FieldsUpdate] = []
         self._deletes: list[str] = []
         self._pending_ids: set[str] = set()
 
@@ -221,11 +229,16 @@ class WritePipeline:
         known = self.known.get(doc_id)
         try:
             content_fp = content_fingerprint(document, self._chunking, self._model_name)
+            fields_fp = fields_fingerprint(document)
             if known is not None and known.content == short(content_fp):
+                # Same text: nothing is chunked or embedded again, whatever else changed.
                 version = document.version if document.version != known.version else None
-                if known.acl != short(acl_fp) or version is not None:
+                fields_changed = known.fields != short(fields_fp)
+                if fields_changed:
+                    self._queue_fields(document, fields_fp)
+                if known.acl != short(acl_fp) or (version is not None and not fields_changed):
                     self._queue_acl(doc_id, document.acl, acl_fp, version=version)
-                else:
+                elif not fields_changed:
                     self._tally.document("unchanged")
                 return
             chunks = self._chunker.chunk(document)
@@ -241,6 +254,7 @@ class WritePipeline:
         pending = _PendingDoc(
             document=document,
             content_fp=content_fp,
+            fields_fp=fields_fp,
             acl_fp=acl_fp,
             chunks=chunks,
             vectors=[None] * len(chunks),
@@ -281,6 +295,7 @@ class WritePipeline:
         """Embed and write everything queued; on return all of it is durable."""
         self._embed(force=True)
         self._write(force=True)
+        self._flush_fields()
         self._flush_acls()
         self._flush_deletes()
         self._pending_ids.clear()
@@ -310,6 +325,52 @@ class WritePipeline:
         self._pending_ids.add(doc_id)
         if len(self._acl_updates) >= self._write_batch:
             self._flush_acls()
+
+    def _queue_fields(self, document: SourceDocument, fields_fp: str) -> None:
+        self._fields_updates.append(
+            FieldsUpdate(
+                doc_id=document.doc_id,
+                url=document.url,
+                author=document.author,
+                doc_type=document.doc_type,
+                created_at=document.created_at,
+                updated_at=document.updated_at,
+                metadata=document.metadata,
+                fields_fingerprint=fields_fp,
+                indexed_at=self._clock(),
+                version=document.version,
+            )
+        )
+        self._pending_ids.add(document.doc_id)
+        if len(self._fields_updates) >= self._write_batch:
+            self._flush_fields()
+
+    def _flush_fields(self) -> None:
+        if not self._fields_updates:
+            return
+        updates, self._fields_updates = self._fields_updates, []
+        self._fence()
+        result: WriteResult = self._retry.call(self._index.update_fields, updates)
+        failed = {f.doc_id: f.reason for f in result.failed}
+        for update in updates:
+            if update.doc_id in failed:
+                # The old fields stay, and differ from the source's, so the next run sends them
+                # again (no access widens: fields carry no ACL).
+                self._tally.failure(
+                    update.doc_id, f"index rejected the fields update: {failed[update.doc_id]}"
+                )
+                continue
+            known = self.known.get(update.doc_id)
+            if known is not None:
+                self.known.put(
+                    update.doc_id,
+                    known._replace(
+                        fields=short(update.fields_fingerprint),
+                        version=update.version or known.version,
+                    ),
+                )
+            self._tally.document("fields_updated")
+        self._tick()
 
     def _embed(self, *, force: bool) -> None:
         while len(self._embed_queue) >= self._embed_batch or (force and self._embed_queue):
@@ -359,7 +420,13 @@ class WritePipeline:
                     self._queue_acl(doc.doc_id, doc.acl, pending.acl_fp)
                 continue
             self.known.put(
-                doc.doc_id, Known(short(pending.content_fp), short(pending.acl_fp), doc.version)
+                doc.doc_id,
+                Known(
+                    short(pending.content_fp),
+                    short(pending.acl_fp),
+                    doc.version,
+                    short(pending.fields_fp),
+                ),
             )
             self._tally.document("created" if pending.created else "updated", len(pending.chunks))
         self._flush_acls()
@@ -436,6 +503,7 @@ def _document_write(pending: _PendingDoc, indexed_at: datetime) -> DocumentWrite
         acl=doc.acl,
         content_fingerprint=pending.content_fp,
         acl_fingerprint=pending.acl_fp,
+        fields_fingerprint=pending.fields_fp,
         version=doc.version,
         chunks=chunks,
         indexed_at=indexed_at,

@@ -50,6 +50,7 @@ class RunCounts(BaseModel):
     updated: int = 0
     unchanged: int = 0
     acl_updated: int = 0
+    fields_updated: int = 0  # metadata, dates, url...: written without re-embedding
     deleted: int = 0
     failed: int = 0
     chunks_embedded: int = 0

@@ -114,6 +114,7 @@ def _run_summary(record: RunRecord) -> Table:
     table.add_column("updated", justify="right")
     table.add_column("unchanged", justify="right")
     table.add_column("acl updated", justify="right")
+    table.add_column("fields updated", justify="right")
     table.add_column("deleted", justify="right")
     table.add_column("failed", justify="right")
     table.add_column("chunks embedded", justify="right")
@@ -126,6 +127,7 @@ def _run_summary(record: RunRecord) -> Table:
                 c.updated,
                 c.unchanged,
                 c.acl_updated,
+                c.fields_updated,
                 c.deleted,
                 c.failed,
                 c.chunks_embedded,

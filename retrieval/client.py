@@ -170,7 +170,9 @@ class InProcessClient:
     """The same interface, calling a ``Searcher`` directly (no HTTP, no API key).
 
     ``trust_asserted_groups`` plays the role of the ``assert_groups`` capability: without it,
-    asserting groups is refused like the service refuses it.
+    asserting groups is refused like the service refuses it. ``raw_scores`` plays the role of
+    the ``admin`` capability: without it, results carry ranks, not raw stage scores (BM25 carries
+    statistics of documents the caller cannot see), as a search key gets them over HTTP.
     """
 
     def __init__(
@@ -180,11 +182,13 @@ class InProcessClient:
         *,
         service: str = "in-process",
         trust_asserted_groups: bool = False,
+        raw_scores: bool = False,
     ) -> None:
         self.searcher = searcher
         self.resolver = resolver
         self.service = service
         self.trust_asserted_groups = trust_asserted_groups
+        self.raw_scores = raw_scores
 
     def _principals(self, user: str, groups: Iterable[str]) -> frozenset[str]:
         group_list = list(groups)
@@ -210,11 +214,14 @@ class InProcessClient:
         search_query = build_query(query, options)
         principals = self._principals(user, groups)
         try:
-            return self.searcher.search(principals, search_query, caller=user, service=self.service)
+            response = self.searcher.search(
+                principals, search_query, caller=user, service=self.service
+            )
         except IndexUnavailableError as exc:
             raise ServiceUnavailableError(503, "index_unavailable", str(exc)) from exc
         except SearchLimitError as exc:
             raise InvalidRequestError(422, "over_limit", str(exc)) from exc
+        return response if self.raw_scores else response.without_raw_scores(search_query.offset)
 
     def get_document(
         self, user: str, doc_id: str, *, groups: Iterable[str] = ()

@@ -244,3 +244,34 @@ def test_writes_stop_once_another_worker_holds_the_lease(stores: Stores) -> None
 
 
 Clock = Callable[[], datetime]
+
+
+def test_a_field_only_change_rewrites_fields_and_embeds_nothing(stores: Stores) -> None:
+    # A Jira status change: new metadata and updated time, same text.
+    time = FakeTime()
+    connector = source()
+    runner(connector, stores, time).run(RunType.incremental)
+    original = connector._document
+
+    def with_status(external_id: str):
+        doc = original(external_id)
+        if external_id == "eng/1":
+            return doc.model_copy(
+                update={"metadata": {"status": "Done"}, "updated_at": time.now, "version": "2"}
+            )
+        return doc
+
+    connector._document = with_status  # type: ignore[method-assign]
+    connector.docs["eng/1"].version = "2"
+    record = runner(connector, stores, time).run(RunType.incremental)
+    assert record.status == "succeeded", record.message
+    assert (record.counts.fields_updated, record.counts.chunks_embedded) == (1, 0)
+    stores.index.refresh()
+    hits = stores.index.keyword_search(
+        "zebrafish", ALICE, SearchFilters(metadata={"status": frozenset({"Done"})}), k=10
+    )
+    assert [h.external_id for h in hits] == ["eng/1"]
+    # and the version was recorded with it: the next run fetches nothing
+    connector.fetched.clear()
+    runner(connector, stores, time).run(RunType.incremental)
+    assert connector.fetched == []

@@ -54,6 +54,11 @@ def test_http_and_in_process_clients_answer_alike(
                 r.chunk_id for r in in_process.results
             ], (user, mode)
             assert over_http.results, (user, mode)
+            # neither a search key nor an in-process caller sees raw stage scores (issue 7 13)
+            assert [r.score for r in in_process.results] == [r.score for r in over_http.results]
+            assert all(
+                r.score.keyword is None and r.score.vector is None for r in in_process.results
+            )
 
 
 def test_documents_through_both_clients(
