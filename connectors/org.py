@@ -8,6 +8,12 @@ tenant: ``org:partnerco`` in a sidecar is some other organisation, which no call
 
 Connectors use it to intersect layered ACLs exactly (a guest named below an org-only parent
 does not pass the parent); retrieval uses it to decide whether a caller gets ``org:<tenant>``.
+
+Sources that know who is inside (Confluence's licensed users, a Google Workspace directory,
+Slack's full members and guests) report it as two groups of their own, ``members_group`` and
+``guests_group``, synced by groups runs like any group. They count only for the sources the
+deployment trusts for it (``member_sources``): a folder source's groups file must not be able
+to make a stranger a member of the whole organisation.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ class OrgPolicy(BaseModel):
     # Members outside the verified domains, and people at them who are not members.
     members: frozenset[Email] = frozenset()
     guests: frozenset[Email] = frozenset()
+    # Sources whose reported members and guests count (see members_group / guests_group).
+    member_sources: frozenset[str] = frozenset()
 
     @property
     def principal(self) -> str:
@@ -64,3 +72,17 @@ class OrgPolicy(BaseModel):
         if principal.startswith("user:"):
             return self.includes_email(principal[len("user:") :])
         return False
+
+
+ORG_MEMBERS_ID = "@org-members"
+ORG_GUESTS_ID = "@org-guests"
+
+
+def members_group(source_id: str) -> str:
+    """The group in which ``source_id`` reports the people it knows to be inside the org."""
+    return f"group:{source_id}:{ORG_MEMBERS_ID}"
+
+
+def guests_group(source_id: str) -> str:
+    """The group in which ``source_id`` reports guests: never members, whatever their domain."""
+    return f"group:{source_id}:{ORG_GUESTS_ID}"

@@ -4,7 +4,7 @@ Retrieval never imports ``connectors``; it reaches the shared naming rules throu
 whose records carry the ACLs.
 """
 
-from connectors.org import OrgPolicy
+from connectors.org import OrgPolicy, guests_group, members_group
 from connectors.principals import (
     InvalidPrincipalError,
     normalise_email,
@@ -17,6 +17,8 @@ from connectors.principals import (
 __all__ = [
     "InvalidPrincipalError",
     "OrgPolicy",
+    "guests_group",
+    "members_group",
     "normalise_email",
     "org",
     "principal_kind",

@@ -334,7 +334,11 @@ class SyncRunner:
         # data the source says it cannot read means nobody: memberships are cleared, not kept
         # as they were (a broken file must not freeze the revocation it was edited to make).
         if caps.groups:
-            counted = _Counted(self.connector.groups(), control.heartbeat)
+            own_group = f"group:{self.source_id}:"
+            counted = _Counted(
+                self._own(self.connector.groups(), lambda m: m.group.startswith(own_group)),
+                control.heartbeat,
+            )
             try:
                 self.retry.call(directory.replace_groups, self.source_id, counted)
             except PermissionSourceUnreadableError as exc:
@@ -343,7 +347,11 @@ class SyncRunner:
                 unreadable.append(f"group memberships cleared: {exc}")
             parts.append(f"{counted.count} group memberships")
         if caps.identities:
-            mappings = _Counted(self.connector.identities(), control.heartbeat)
+            own_account = f"account:{self.source_id}:"
+            mappings = _Counted(
+                self._own(self.connector.identities(), lambda m: m.account.startswith(own_account)),
+                control.heartbeat,
+            )
             try:
                 self.retry.call(directory.replace_identities, self.source_id, mappings)
             except PermissionSourceUnreadableError as exc:
@@ -360,6 +368,17 @@ class SyncRunner:
         if unreadable:
             record.message += "; " + "; ".join(unreadable)
             raise _RunStopped(record.message)
+
+    def _own(self, items: Iterable[E], belongs: Callable[[E], bool]) -> Iterator[E]:
+        """Memberships and mappings of this source's own groups and accounts only: another
+        source's group (its org members, say) is not this connector's to define."""
+        for item in items:
+            if not belongs(item):
+                raise _RunStopped(
+                    f"connector {type(self.connector).__name__} of source {self.source_id!r} "
+                    f"reported {item!r}, which belongs to another source: nothing was replaced"
+                )
+            yield item
 
     # -- the event stream -------------------------------------------------------------------
 

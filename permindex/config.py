@@ -47,6 +47,8 @@ class OrgSettings(BaseModel):
     domains: list[str] = Field(default_factory=list)
     members: list[str] = Field(default_factory=list)
     guests: list[str] = Field(default_factory=list)
+    # Sources trusted to report who is a member or a guest (e.g. [confluence]).
+    member_sources: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _valid(self) -> OrgSettings:
@@ -90,6 +92,9 @@ class PermindexConfig(BaseSettings):
         unknown = sorted(set(self.schedules.sources) - seen)
         if unknown:
             raise ValueError(f"schedules name unknown sources: {', '.join(unknown)}")
+        strangers = sorted(set(self.org.member_sources) - seen)
+        if strangers:
+            raise ValueError(f"org.member_sources names unknown sources: {', '.join(strangers)}")
         return self
 
     @classmethod

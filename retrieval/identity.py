@@ -21,8 +21,9 @@ class IdentityResolver:
 
     Groups come from the synced directory only. Groups asserted by a client are honoured only
     when the calling service is trusted to assert them, and are expanded like synced ones.
-    Org membership comes from ``org`` (verified domains, members, guests): an address the
-    organisation does not know gets its own principals only, never the org-wide documents.
+    Org membership comes from ``org`` (verified domains, members, guests) and from the members
+    and guests that trusted sources report: an address the organisation does not know gets its
+    own principals only, never the org-wide documents. A guest never gets the org principal.
     """
 
     def __init__(self, directory: DirectoryStore, org: p.OrgPolicy) -> None:
@@ -42,15 +43,24 @@ class IdentityResolver:
             raise IdentityError(f"cannot resolve caller: {exc}") from exc
         seeds = {p.user(address)}
         seeds |= {p.validate_principal(a) for a in self.directory.accounts_of(address)}
-        if self.org.includes_email(address):
-            # Before expansion, so a group that contains the whole org admits its members.
-            seeds.add(self.org.principal)
         asserted = list(asserted_groups)
         if asserted and not trust_asserted:
             log.info("ignoring %d asserted group(s) from an untrusted caller", len(asserted))
         elif asserted:
             seeds |= {_asserted_group(name) for name in asserted}
-        return frozenset(self._expand(seeds))
+        reached = self._expand(seeds)
+        if self._is_member(address, reached):
+            # Expanded too, so a group that contains the whole org admits its members.
+            reached |= self._expand({self.org.principal})
+        return frozenset(reached)
+
+    def _is_member(self, address: str, reached: set[str]) -> bool:
+        trusted = self.org.member_sources
+        if address in self.org.guests or any(p.guests_group(s) in reached for s in trusted):
+            return False
+        return self.org.includes_email(address) or any(
+            p.members_group(s) in reached for s in trusted
+        )
 
     def _expand(self, seeds: set[str]) -> set[str]:
         """Breadth-first up the nesting; ``seen`` keeps cyclic nesting finite."""

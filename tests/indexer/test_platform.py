@@ -5,11 +5,14 @@ permission runs, prune runs, source ids checked, bounded run records, fenced wri
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from connectors.contract import Capabilities
+from connectors.directory import GroupMembership
+from connectors.org import members_group
 from connectors.principals import user
 from indexer.backends import Stores
 from indexer.embedding import HashingEmbedder
@@ -275,3 +278,25 @@ def test_a_field_only_change_rewrites_fields_and_embeds_nothing(stores: Stores) 
     connector.fetched.clear()
     runner(connector, stores, time).run(RunType.incremental)
     assert connector.fetched == []
+
+
+class _Impostor(ScriptedConnector):
+    """A source whose group data names another source's group (its org members)."""
+
+    capabilities = Capabilities(incremental=True, listing=True, groups=True)
+
+    def groups(self) -> Iterator[GroupMembership]:
+        yield GroupMembership(group=f"group:{SOURCE}:eng", members=frozenset({"user:a@acme.com"}))
+        yield GroupMembership(
+            group=members_group("confluence"), members=frozenset({"user:mallory@evil.io"})
+        )
+
+
+def test_a_source_cannot_define_another_sources_groups(stores: Stores) -> None:
+    time = FakeTime()
+    impostor = _Impostor(source_id=SOURCE, docs={}, scopes=[])
+    record = runner(impostor, stores, time).run(RunType.groups)
+    assert record.status == "failed"
+    assert "belongs to another source" in (record.message or "")
+    assert stores.directory.groups_containing({"user:mallory@evil.io"}) == set()
+    assert stores.directory.members_of(f"group:{SOURCE}:eng") == set()  # nothing replaced

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from connectors.directory import GroupMembership, IdentityMapping
+from connectors.org import guests_group, members_group
 from indexer.backends import Stores
 from retrieval.identity import IdentityError, IdentityResolver
 from tests.retrieval.corpus import ORG
@@ -117,3 +118,23 @@ def test_a_group_that_contains_the_organisation_admits_its_members(stores: Store
 def test_a_look_alike_address_is_refused(stores: Stores) -> None:
     with pytest.raises(IdentityError):
         IdentityResolver(stores.directory, ORG).resolve("\u212aim@acme.com")
+
+
+def test_org_members_and_guests_reported_by_a_trusted_source_count(stores: Stores) -> None:
+    stores.directory.replace_groups(
+        "wiki",
+        [
+            GroupMembership(
+                group=members_group("wiki"), members=frozenset({"user:pat@contractor.io"})
+            ),
+            GroupMembership(group=guests_group("wiki"), members=frozenset({"user:vic@acme.com"})),
+        ],
+    )
+    untrusted = IdentityResolver(stores.directory, ORG)
+    assert "org:acme" not in untrusted.resolve("pat@contractor.io")
+    assert "org:acme" in untrusted.resolve("vic@acme.com")  # the domain alone says member
+    trusted = IdentityResolver(
+        stores.directory, ORG.model_copy(update={"member_sources": frozenset({"wiki"})})
+    )
+    assert "org:acme" in trusted.resolve("pat@contractor.io")
+    assert "org:acme" not in trusted.resolve("vic@acme.com")  # a guest, whatever the domain
