@@ -327,38 +327,29 @@ class SyncRunner:
     def _run_groups(self, record: RunRecord) -> None:
         directory = self.stores.directory
         caps = self.connector.capabilities
-        control = self._require_control()
         parts: list[str] = []
         unreadable: list[str] = []
         # Streamed into one atomic replacement: a source failing halfway replaces nothing. Group
         # data the source says it cannot read means nobody: memberships are cleared, not kept
         # as they were (a broken file must not freeze the revocation it was edited to make).
         if caps.groups:
-            own_group = f"group:{self.source_id}:"
-            counted = _Counted(
-                self._own(self.connector.groups(), lambda m: m.group.startswith(own_group)),
-                control.heartbeat,
+            count, problem = self._replace_directory(
+                self.connector.groups(),
+                lambda m: m.group.startswith(f"group:{self.source_id}:"),
+                directory.replace_groups,
             )
-            try:
-                self.retry.call(directory.replace_groups, self.source_id, counted)
-            except PermissionSourceUnreadableError as exc:
-                self.retry.call(directory.replace_groups, self.source_id, [])
-                counted.count = 0
-                unreadable.append(f"group memberships cleared: {exc}")
-            parts.append(f"{counted.count} group memberships")
+            parts.append(f"{count} group memberships")
+            if problem:
+                unreadable.append(f"group memberships cleared: {problem}")
         if caps.identities:
-            own_account = f"account:{self.source_id}:"
-            mappings = _Counted(
-                self._own(self.connector.identities(), lambda m: m.account.startswith(own_account)),
-                control.heartbeat,
+            count, problem = self._replace_directory(
+                self.connector.identities(),
+                lambda m: m.account.startswith(f"account:{self.source_id}:"),
+                directory.replace_identities,
             )
-            try:
-                self.retry.call(directory.replace_identities, self.source_id, mappings)
-            except PermissionSourceUnreadableError as exc:
-                self.retry.call(directory.replace_identities, self.source_id, [])
-                mappings.count = 0
-                unreadable.append(f"identity mappings cleared: {exc}")
-            parts.append(f"{mappings.count} identity mappings")
+            parts.append(f"{count} identity mappings")
+            if problem:
+                unreadable.append(f"identity mappings cleared: {problem}")
         if caps.acls_expand_groups and caps.permissions_refresh:
             # Effective ACLs hold memberships expanded when they were computed: recompute them
             # now, so a removed member loses access within this run, not at some later one.
@@ -368,6 +359,26 @@ class SyncRunner:
         if unreadable:
             record.message += "; " + "; ".join(unreadable)
             raise _RunStopped(record.message)
+
+    def _replace_directory(
+        self,
+        items: Iterable[E],
+        belongs: Callable[[E], bool],
+        replace: Callable[[str, Iterable[E]], None],
+    ) -> tuple[int, str | None]:
+        """Stream ``items`` into one atomic replacement of this source's entries; returns the
+        count and, when the source could not read them, why (they are then replaced by none).
+
+        Not retried: a stream cannot be replayed, and a failed replacement keeps the old
+        entries; the next groups run tries again.
+        """
+        counted = _Counted(self._own(items, belongs), self._require_control().heartbeat)
+        try:
+            replace(self.source_id, counted)
+        except PermissionSourceUnreadableError as exc:
+            self.retry.call(replace, self.source_id, [])
+            return 0, str(exc)
+        return counted.count, None
 
     def _own(self, items: Iterable[E], belongs: Callable[[E], bool]) -> Iterator[E]:
         """Memberships and mappings of this source's own groups and accounts only: another

@@ -9,9 +9,9 @@ miss writes not yet refreshed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from opensearchpy.exceptions import TransportError
 
@@ -60,6 +60,9 @@ from indexer.records import (
     stamp,
 )
 from indexer.settings import OpenSearchSettings
+
+# An update of every chunk of a document plus its record: an ACL update or a fields update.
+U = TypeVar("U", AclUpdate, FieldsUpdate)
 
 FINGERPRINT_PAGE = 500
 MAX_CHUNKS_PER_DOCUMENT = 10_000
@@ -237,58 +240,11 @@ class OpenSearchIndex:
             )
 
     def replace_acls(self, updates: Sequence[AclUpdate]) -> WriteResult:
-        self._ready()
-        result = WriteResult()
-        if not updates:
-            return result
-        records = self._records([u.doc_id for u in updates])
-        now = datetime.now(UTC).isoformat()
-        plan = BulkPlan()
-        present: list[AclUpdate] = []
-        for update in updates:
-            record = records.get(update.doc_id)
-            if record is None:
-                result.failed.append(
-                    WriteFailure(doc_id=update.doc_id, reason="document is not in the index")
-                )
-                continue
-            present.append(update)
-            count = int(record.get("chunk_count", 0))
-            mark = max(count, int(record.get("chunk_hwm", 0)))
-            for index in range(mark):
-                plan.update(
-                    self.names.chunks,
-                    chunk_key(update.doc_id, index),
-                    {"doc": {"acl": sorted(update.acl)}},
-                    update.doc_id,
-                    # Beyond chunk_count only leftovers of an interrupted write may exist.
-                    missing_ok=index >= count,
-                )
-        failures = run_bulk(self.gw, plan)
-        records_plan = BulkPlan()
-        for update in present:
-            if update.doc_id not in failures:
-                records_plan.update(
-                    self.names.documents,
-                    doc_key(update.doc_id),
-                    {
-                        "doc": {
-                            "acl_fingerprint": update.acl_fingerprint,
-                            "indexed_at": stamp(update.indexed_at, now),
-                            **({"source_version": update.version} if update.version else {}),
-                        }
-                    },
-                    update.doc_id,
-                )
-        failures.update(run_bulk(self.gw, records_plan))
-        for update in present:
-            if update.doc_id in failures:
-                result.failed.append(
-                    WriteFailure(doc_id=update.doc_id, reason=failures[update.doc_id])
-                )
-            else:
-                result.written.append(update.doc_id)
-        return result
+        return self._update_documents(
+            updates,
+            lambda update: {"doc": {"acl": sorted(update.acl)}},
+            lambda update: {"acl_fingerprint": update.acl_fingerprint},
+        )
 
     def update_fields(self, updates: Sequence[FieldsUpdate]) -> WriteResult:
         """Like ``replace_acls``: every chunk's stored fields, then (if all took) the record.
@@ -296,6 +252,28 @@ class OpenSearchIndex:
         A document with a failed chunk keeps its old fields fingerprint, so the next run sends
         the update again; chunks already updated by then are simply updated once more.
         """
+        # A script, not a partial "doc": a partial update merges objects, so metadata keys
+        # the source dropped would survive. Same fixed params on a retry: idempotent.
+        return self._update_documents(
+            updates,
+            lambda update: {
+                "script": {
+                    "lang": "painless",
+                    "source": _PUT_ALL,
+                    "params": {"fields": _stored_fields(update)},
+                }
+            },
+            lambda update: {"fields_fingerprint": update.fields_fingerprint},
+        )
+
+    def _update_documents(
+        self,
+        updates: Sequence[U],
+        chunk_update: Callable[[U], dict[str, Any]],
+        record_fields: Callable[[U], dict[str, Any]],
+    ) -> WriteResult:
+        """Update every chunk of each document, then its record (only if every chunk took), so
+        a half-applied update keeps the old fingerprint and is sent again by the next run."""
         self._ready()
         result = WriteResult()
         if not updates:
@@ -303,7 +281,7 @@ class OpenSearchIndex:
         records = self._records([u.doc_id for u in updates])
         now = datetime.now(UTC).isoformat()
         plan = BulkPlan()
-        present: list[FieldsUpdate] = []
+        present: list[U] = []
         for update in updates:
             record = records.get(update.doc_id)
             if record is None:
@@ -314,20 +292,12 @@ class OpenSearchIndex:
             present.append(update)
             count = int(record.get("chunk_count", 0))
             mark = max(count, int(record.get("chunk_hwm", 0)))
-            # A script, not a partial "doc": a partial update merges objects, so metadata keys
-            # the source dropped would survive. Same fixed params on a retry: idempotent.
-            script = {
-                "script": {
-                    "lang": "painless",
-                    "source": _PUT_ALL,
-                    "params": {"fields": _stored_fields(update)},
-                }
-            }
+            body = chunk_update(update)
             for index in range(mark):
                 plan.update(
                     self.names.chunks,
                     chunk_key(update.doc_id, index),
-                    script,
+                    body,
                     update.doc_id,
                     # Beyond chunk_count only leftovers of an interrupted write may exist.
                     missing_ok=index >= count,
@@ -336,16 +306,12 @@ class OpenSearchIndex:
         records_plan = BulkPlan()
         for update in present:
             if update.doc_id not in failures:
+                version = {"source_version": update.version} if update.version else {}
+                fields = {**record_fields(update), "indexed_at": stamp(update.indexed_at, now)}
                 records_plan.update(
                     self.names.documents,
                     doc_key(update.doc_id),
-                    {
-                        "doc": {
-                            "fields_fingerprint": update.fields_fingerprint,
-                            "indexed_at": stamp(update.indexed_at, now),
-                            **({"source_version": update.version} if update.version else {}),
-                        }
-                    },
+                    {"doc": {**fields, **version}},
                     update.doc_id,
                 )
         failures.update(run_bulk(self.gw, records_plan))
