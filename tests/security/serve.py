@@ -38,6 +38,7 @@ class Workspace:
 
     root: Path
     service: dict[str, object] = field(default_factory=dict)
+    extra_config: list[str] = field(default_factory=list)  # more top-level YAML lines
 
     @property
     def elsewhere(self) -> Path:
@@ -68,6 +69,7 @@ class Workspace:
             f'embedding: {{model: "hashing:{DIMENSION}"}}',
             "sources:",
             f"  - {{type: folder, id: {SOURCE}, path: {SOURCE}}}",
+            *self.extra_config,
             "service:",
             "  keys_file: keys.yaml",
         ]
