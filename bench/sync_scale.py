@@ -93,7 +93,8 @@ class Progress:
             seconds = time.perf_counter() - self.started_at
             rate = self.documents / seconds if seconds else 0.0
             print(
-                f"  {self.label}: {self.documents} documents, {seconds:.0f} s ({rate:.0f}/s)",
+                f"  {self.label}: {self.documents} documents, {seconds:.0f} s ({rate:.0f}/s), "
+                f"RSS {_rss_mb():.0f} MB",
                 file=sys.stderr,
                 flush=True,
             )
@@ -178,6 +179,7 @@ def run_phase(args: argparse.Namespace) -> dict[str, Any]:
         profiler = cProfile.Profile() if args.profile else None
         record, seconds, cpu_seconds = _timed(runner, RUN_TYPES[args.phase], profiler)
         peak_after_run = _peak_mb()
+        fetched = connector.fetched
         warm: dict[str, Any] | None = None
         if args.phase == "incremental" and record.status == "succeeded":
             # The same run again in this process, now warm (tokenizer loaded, code paths hot):
@@ -222,7 +224,7 @@ def run_phase(args: argparse.Namespace) -> dict[str, Any]:
         "cpu_seconds": round(cpu_seconds, 4),  # this process only (not the OpenSearch node)
         "open_seconds": round(open_seconds, 4),
         "counts": record.counts.model_dump(),
-        "documents_fetched": connector.fetched,
+        "documents_fetched": fetched,
         "changes_checkpoint_received": _value(connector.received_changes),
         "permissions_checkpoint_received": _value(connector.received_permissions),
         "index_documents": stats.documents,
