@@ -82,3 +82,18 @@ def test_identities_are_replaced_per_source(stores: Stores) -> None:
         "account:jira:557058",
     }
     assert directory.accounts_of("bob@example.com") == set()
+
+
+def test_two_groups_containing_each_other_are_two_memberships(stores: Stores) -> None:
+    # OpenSearch deduplicated rows by their sorted values, so "a contains b" and "b contains a"
+    # collapsed into one row: half of a cycle vanished (found by the HTTP ACL property test).
+    stores.directory.replace_groups(
+        "wiki",
+        [
+            GroupMembership(group="group:wiki:a", members={"group:wiki:b"}),
+            GroupMembership(group="group:wiki:b", members={"group:wiki:a"}),
+        ],
+    )
+    assert stores.directory.members_of("group:wiki:a") == {"group:wiki:b"}
+    assert stores.directory.members_of("group:wiki:b") == {"group:wiki:a"}
+    assert stores.directory.groups_containing(["group:wiki:a"]) == {"group:wiki:b"}

@@ -78,7 +78,9 @@ class OpenSearchDirectoryStore:
         plan = BulkPlan()
         seen: set[tuple[str, ...]] = set()
         for row in rows:
-            key = tuple(sorted(row.values()))
+            # Keyed by field, not by sorted values: g1 containing g3 and g3 containing g1 are
+            # two memberships (a cycle), not one row seen twice.
+            key = tuple(sorted(row.items()))
             if key in seen:
                 continue
             seen.add(key)
