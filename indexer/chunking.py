@@ -59,13 +59,22 @@ class Chunker:
                 f"chunk_size ({settings.chunk_size})"
             )
         self.settings = settings
-        self._splitter = SentenceSplitter(
-            chunk_size=settings.chunk_size,
-            chunk_overlap=settings.chunk_overlap,
-            tokenizer=tokenizer,
-        )
+        self._tokenizer = tokenizer
+        self._sentence_splitter: SentenceSplitter | None = None
         self._markdown = MarkdownNodeParser()
         self._html = HTMLNodeParser(tags=_HTML_TAGS)
+
+    @property
+    def _splitter(self) -> SentenceSplitter:
+        # Built on first use: it loads a tokenizer (about half a second and 40 MB), which runs
+        # that chunk nothing (ACL-only or version-skipped changes, permissions runs) never need.
+        if self._sentence_splitter is None:
+            self._sentence_splitter = SentenceSplitter(
+                chunk_size=self.settings.chunk_size,
+                chunk_overlap=self.settings.chunk_overlap,
+                tokenizer=self._tokenizer,
+            )
+        return self._sentence_splitter
 
     def chunk(self, document: SourceDocument) -> list[Chunk]:
         """At least one chunk per document; ``ChunkingError`` for documents that must be skipped."""

@@ -277,11 +277,10 @@ class SyncRunner:
                 resume = event.checkpoint
                 self._save_checkpoint(stored_changes, resume)
 
+        # The last checkpoint emitted stays: a source with an ACL change feed keeps its cursor,
+        # and one that walks its scopes ends with a checkpoint that starts the walk over.
         self._stream(lambda: self.connector.permissions(resume, context), pipeline, handle)
         pipeline.flush()
-        if resume is not None:
-            # Completed: the next permissions run starts from the beginning again.
-            self._save_checkpoint(stored_changes, None)
 
     def _run_prune(self, record: RunRecord) -> None:
         """Ids only: the source's listing against the index, without reading any content."""

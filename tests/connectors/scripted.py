@@ -132,6 +132,8 @@ class ScriptedConnector(Connector):
                 yield self._tick(self._acl(external_id))
             done.append(scope)
             yield self._tick(CheckpointReached(checkpoint=Checkpoint(value={"done": done})))
+        # Walked every scope: the next permissions run starts over.
+        yield CheckpointReached(checkpoint=Checkpoint(value={"done": []}))
 
     def _tick(self, event: E) -> E:
         if self.refuse_forever:

@@ -76,7 +76,7 @@ class OpenSearchDirectoryStore:
         self.ensure_index()
         generation = uuid.uuid4().hex
         plan = BulkPlan()
-        seen: set[tuple[str, ...]] = set()
+        seen: set[tuple[tuple[str, str], ...]] = set()
         for row in rows:
             # Keyed by field, not by sorted values: g1 containing g3 and g3 containing g1 are
             # two memberships (a cycle), not one row seen twice.
