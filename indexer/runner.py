@@ -328,6 +328,13 @@ class SyncRunner:
         caps = self.connector.capabilities
         parts: list[str] = []
         unreadable: list[str] = []
+        if caps.acls_expand_groups and caps.permissions_refresh:
+            # Effective ACLs hold memberships expanded when they were computed: recompute them,
+            # so a removed member loses access within this run. First, before the memberships
+            # change: the pass also hides documents gone from the source since the last
+            # incremental run, which a member this run adds must never find.
+            self._run_permissions(record)
+            parts.append("effective ACLs recomputed")
         # Streamed into one atomic replacement: a source failing halfway replaces nothing. Group
         # data the source says it cannot read means nobody: memberships are cleared, not kept
         # as they were (a broken file must not freeze the revocation it was edited to make).
@@ -349,11 +356,6 @@ class SyncRunner:
             parts.append(f"{count} identity mappings")
             if problem:
                 unreadable.append(f"identity mappings cleared: {problem}")
-        if caps.acls_expand_groups and caps.permissions_refresh:
-            # Effective ACLs hold memberships expanded when they were computed: recompute them
-            # now, so a removed member loses access within this run, not at some later one.
-            self._run_permissions(record)
-            parts.append("effective ACLs recomputed")
         record.message = "synced " + ", ".join(parts)
         if unreadable:
             record.message += "; " + "; ".join(unreadable)

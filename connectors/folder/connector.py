@@ -152,11 +152,22 @@ class FolderConnector(Connector):
     ) -> Iterator[PermissionsEvent]:
         # One scope, and walking it again is cheap: a stopped run simply starts over.
         resolve = _AclResolver(*self._directory(), self._org)
+        seen: set[str] = set()
         for item in self._walk():
             if isinstance(item, UnreadableFolder):
-                continue  # the next incremental run hides what it cannot see
+                seen.add(item.relpath + "/")  # what it held is hidden by the incremental run
+                continue
+            seen.add(item.relpath)
             acl, _ = resolve.acl_of(item)
             yield self._permissions_changed(item.relpath, acl)
+        # Gone from disk since the last incremental run, still in the index: its old ACL may
+        # name a group this run's memberships widen. Nobody sees it until that run deletes it.
+        unreadable = [folder for folder in seen if folder.endswith("/")]
+        for external_id in context.indexed_ids():
+            if external_id not in seen and not any(
+                folder == "/" or external_id.startswith(folder) for folder in unreadable
+            ):
+                yield self._permissions_changed(external_id, _NOBODY)
 
     def groups(self) -> Iterator[GroupMembership]:
         yield from self._readable_directory().memberships()
