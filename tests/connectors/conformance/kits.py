@@ -2,14 +2,19 @@
 
 A kit builds a connector over a small source, changes that source the way its users would
 (edits, new and deleted documents, ACL changes), and says what the source now holds. The suite
-(``test_conformance.py``) runs the same checks against every kit; a new connector adds a kit
-here (the SaaS ones: a source on their emulator).
+(``test_conformance.py``) runs the same checks against every kit. A new connector adds a
+module ``kit_<source>.py`` beside this one that defines ``KIT_NAME`` and ``make_kit(tmp_path)``,
+a generator yielding the kit (so a kit on an emulator can start it and stop it afterwards);
+``discovered_kits()`` finds it, so no shared file changes.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
+import pkgutil
 import random
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
@@ -34,6 +39,28 @@ class Kit(Protocol):
 
     def change(self, rng: random.Random) -> None:
         """Change the source as a user would: a few edits, creations, deletions, ACL changes."""
+
+
+MakeKit = Callable[[Path], Iterator["Kit"]]
+
+
+def discovered_kits() -> dict[str, MakeKit]:
+    """The folder and scripted kits, then every ``kit_*`` module of this package, by name."""
+    kits: dict[str, MakeKit] = {"folder": _folder_kit, "scripted": _scripted_kit}
+    package = importlib.import_module(__package__ or "tests.connectors.conformance")
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name.startswith("kit_"):
+            loaded = importlib.import_module(f"{package.__name__}.{module.name}")
+            kits[loaded.KIT_NAME] = loaded.make_kit
+    return kits
+
+
+def _folder_kit(tmp_path: Path) -> Iterator[Kit]:
+    yield FolderKit(tmp_path / "tree")
+
+
+def _scripted_kit(tmp_path: Path) -> Iterator[Kit]:
+    yield ScriptedKit()
 
 
 class FolderKit:

@@ -34,7 +34,7 @@ from indexer.retry import RetryPolicy
 from indexer.runner import RunType, SyncRunner
 from indexer.settings import ChunkingSettings
 from tests.conftest import MakeStores
-from tests.connectors.conformance.kits import FolderKit, Kit, ScriptedKit
+from tests.connectors.conformance.kits import Kit, discovered_kits
 
 EMBEDDER = HashingEmbedder(16)
 
@@ -44,9 +44,12 @@ def dimension() -> int:
     return EMBEDDER.dimension
 
 
-@pytest.fixture(params=["folder", "scripted"])
-def kit(request: pytest.FixtureRequest, tmp_path: Path) -> Kit:
-    return FolderKit(tmp_path / "tree") if request.param == "folder" else ScriptedKit()
+KITS = discovered_kits()
+
+
+@pytest.fixture(params=sorted(KITS))
+def kit(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Kit]:
+    yield from KITS[request.param](tmp_path)
 
 
 def no_wait(stop: threading.Event, seconds: float) -> bool:
