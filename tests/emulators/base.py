@@ -213,6 +213,11 @@ class Emulator(ABC):
     def spec_response_key(self, request: ApiRequest, response: ApiResponse) -> str | None:
         return None
 
+    def spec_document(self, request: ApiRequest) -> OpenAPIDocument | None:
+        """The document that states ``request``'s operation (APIs split over several documents
+        override this); None leaves the exchange unchecked, for answers outside every document."""
+        return self.document
+
     def spec_path(self, request: ApiRequest) -> str:
         base = self.document.base_path if self.document is not None else ""
         return request.path[len(base) :] if request.path.startswith(base) else request.path
@@ -307,19 +312,20 @@ class Emulator(ABC):
             if handler is None:
                 return self.unknown_route(request)
             operation: Operation | None = None
-            if self.validate and self.document is not None:
+            document = self.spec_document(request)
+            if self.validate and document is not None:
                 try:
                     operation = self.spec_operation(request)
-                    self.document.validate_request(operation, self.spec_request(request, operation))
+                    document.validate_request(operation, self.spec_request(request, operation))
                 except SpecViolation as violation:
                     return self._violated(violation)
             answer = handler(request)
             answer.headers = {k.lower(): v for k, v in answer.headers.items()}
             if answer.raw is None:
                 answer.headers.setdefault("content-type", "application/json; charset=utf-8")
-            if operation is not None and self.document is not None:
+            if operation is not None and document is not None:
                 try:
-                    self.document.validate_response(
+                    document.validate_response(
                         operation,
                         answer.status,
                         answer.headers,
