@@ -1,0 +1,480 @@
+"""Google Drive: shared drives and My Drives, incremental from the Changes API.
+
+Each scope (a shared drive, a user's My Drive) keeps its own Changes API page token in the
+checkpoint; the checkpoint is emitted after each page of changes, so the runner saves a token
+only once the writes for that page are durable. A scope without a token (new, or a full run)
+is listed, with its start token taken before the listing so nothing between is missed. A
+token Drive refuses falls back to listing that scope, deleting what the listing no longer has.
+
+Changes carry edits, moves, trash, untrash, permanent deletion and sharing changes alike; every
+changed file's permissions are read again (permissions.list, paged), so a sharing change
+reaches the index on the next incremental run. A changed folder re-resolves its descendants:
+Drive does not send a change for each child whose inherited grants moved.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from connectors.contract import EMPTY_INDEX, Capabilities, Connector, SyncContext
+from connectors.directory import GroupMembership
+from connectors.documents import Acl, SourceDocument
+from connectors.errors import ConnectorConfigError, PermissionSourceUnreadableError
+from connectors.events import (
+    ChangeEvent,
+    Checkpoint,
+    CheckpointReached,
+    DocumentDeleted,
+    DocumentFailed,
+    DocumentUpserted,
+    ListingEnd,
+    ListingEvent,
+    LiveId,
+    PermissionsChanged,
+    PermissionsEvent,
+    ScopeFailed,
+)
+from connectors.gateway import RequestRejected
+from connectors.google_drive.content import UnreadableContent, extract, plan_for
+from connectors.google_drive.gateway_directory import DirectoryGateway
+from connectors.google_drive.gateway_drive import DriveGateway, InvalidPageToken
+from connectors.google_drive.grants import acl_of, domain_principal, group_principal
+from connectors.google_drive.models import DriveFile
+from connectors.google_drive.scopes import Scope, scope_name_of
+from connectors.org import OrgPolicy, members_group
+from connectors.principals import InvalidPrincipalError, normalise_email, user
+
+log = logging.getLogger("permindex.connectors.google_drive")
+
+_NOT_TRASHED = "trashed=false"
+
+
+class GoogleDriveConnector(Connector):
+    def __init__(
+        self,
+        *,
+        source_id: str,
+        drive: DriveGateway,
+        directory: DirectoryGateway | None,
+        admin_email: str,
+        org: OrgPolicy,
+        clock: Callable[[], datetime],
+        include_shared_drives: bool = True,
+        include_my_drives: bool = True,
+        max_file_bytes: int = 20_000_000,
+        max_export_bytes: int = 10_000_000,
+    ) -> None:
+        self.source_id = source_id
+        self._drive = drive
+        self._directory = directory
+        self._admin = normalise_email(admin_email)
+        self._org = org
+        self._clock = clock
+        self._include_drives = include_shared_drives
+        self._include_users = include_my_drives
+        self._max_file_bytes = max_file_bytes
+        self._max_export_bytes = max_export_bytes
+        # Without the Directory, group memberships are unknown: group grants admit nobody.
+        self.capabilities = Capabilities(
+            incremental=True,
+            listing=True,
+            permissions_refresh=True,
+            groups=directory is not None,
+            identities=False,
+        )
+        self._tenant_users: frozenset[str] | None = None
+
+    # The contract.
+
+    def scope_of(self, external_id: str) -> str:
+        return scope_name_of(external_id)
+
+    def validate(self) -> None:
+        try:
+            self._scopes()
+        except RequestRejected as exc:
+            raise ConnectorConfigError(f"Google Drive refused the configuration: {exc}") from exc
+
+    def changes(
+        self, checkpoint: Checkpoint | None, context: SyncContext = EMPTY_INDEX
+    ) -> Iterator[ChangeEvent]:
+        self._use_stop(context.stop)
+        tokens: dict[str, str] = dict(checkpoint.value.get("tokens", {})) if checkpoint else {}
+        scopes = self._scopes()
+        current = {scope.name for scope in scopes}
+        for name in sorted(set(tokens) - current):
+            gone = yield from self._forget_scope(name, context)
+            if gone:
+                del tokens[name]
+                yield self._checkpoint(tokens)
+        for scope in scopes:
+            try:
+                token = tokens.get(scope.name)
+                if token is None:
+                    tokens[scope.name] = yield from self._list_scope(scope, context, prune=False)
+                    yield self._checkpoint(tokens)
+                    continue
+                try:
+                    for page_token, events in self._follow(scope, token, context):
+                        yield from events
+                        tokens[scope.name] = page_token
+                        yield self._checkpoint(tokens)
+                except InvalidPageToken as exc:
+                    log.warning(
+                        "page token refused, listing the scope instead",
+                        extra={"source": self.source_id, "scope": scope.name, "error": str(exc)},
+                    )
+                    tokens[scope.name] = yield from self._list_scope(scope, context, prune=True)
+                    yield self._checkpoint(tokens)
+            except RequestRejected as exc:
+                yield ScopeFailed(scope=scope.name, reason=str(exc))
+        yield self._checkpoint(tokens)
+
+    def list_live_ids(self) -> Iterator[ListingEvent]:
+        for scope in self._scopes():
+            try:
+                ids = [
+                    scope.external_id(f.id)
+                    for page in self._drive.file_pages(scope.subject, scope.drive_id, _NOT_TRASHED)
+                    for f in page
+                    if self._indexable(scope, f)
+                ]
+            except RequestRejected as exc:
+                yield ScopeFailed(scope=scope.name, reason=str(exc))
+                continue
+            yield from (LiveId(external_id=i) for i in ids)
+        yield ListingEnd(completed=True)
+
+    def permissions(
+        self, checkpoint: Checkpoint | None = None, context: SyncContext = EMPTY_INDEX
+    ) -> Iterator[PermissionsEvent]:
+        self._use_stop(context.stop)
+        done = list(checkpoint.value.get("done", [])) if checkpoint else []
+        for scope in self._scopes():
+            if scope.name in done:
+                continue
+            try:
+                for page in self._drive.file_pages(scope.subject, scope.drive_id, _NOT_TRASHED):
+                    for f in page:
+                        if self._indexable(scope, f):
+                            acl, _ = self._acl(scope, f)
+                            yield self._permissions_event(scope, f, acl)
+            except RequestRejected as exc:
+                yield ScopeFailed(scope=scope.name, reason=str(exc))
+                continue
+            done.append(scope.name)
+            yield CheckpointReached(checkpoint=Checkpoint(value={"done": list(done)}))
+        yield CheckpointReached(checkpoint=Checkpoint(value={"done": []}))
+
+    def groups(self) -> Iterator[GroupMembership]:
+        if self._directory is None:
+            raise NotImplementedError("OAuth user credentials give no Directory access")
+        try:
+            yield from self._memberships(self._directory)
+        except RequestRejected as exc:
+            raise PermissionSourceUnreadableError(f"Directory refused: {exc}") from exc
+
+    # Scopes.
+
+    def _scopes(self) -> list[Scope]:
+        scopes: list[Scope] = []
+        if self._include_drives:
+            drives = self._drive.shared_drives(self._admin)
+            ordered = sorted(drives, key=lambda d: d.id)
+            scopes += [Scope("drive", d.id, self._admin) for d in ordered]
+        if self._include_users:
+            users = sorted(self._users())
+            self._tenant_users = frozenset(users)
+            scopes += [Scope("user", email, email) for email in users]
+        return scopes
+
+    def _users(self) -> set[str]:
+        if self._directory is None:
+            return {self._admin}
+        found: set[str] = set()
+        for account in self._directory.users():
+            if account.suspended or account.archived:
+                continue
+            try:
+                found.add(normalise_email(account.primary_email))
+            except InvalidPrincipalError:
+                continue
+        return found
+
+    def _forget_scope(self, name: str, context: SyncContext) -> Generator[ChangeEvent, None, bool]:
+        """Delete what the index holds of a scope no longer listed; return whether it is gone."""
+        kind, _, key = name.partition("/")
+        if kind == "drive" and self._drive.drive_exists(self._admin, key):
+            # Listed no longer but still there (hidden from the admin's listing): keep it.
+            return False
+        for external_id in list(context.indexed_ids()):
+            if scope_name_of(external_id) == name:
+                yield DocumentDeleted(source_id=self.source_id, external_id=external_id)
+        return True
+
+    def _checkpoint(self, tokens: dict[str, str]) -> CheckpointReached:
+        return CheckpointReached(checkpoint=Checkpoint(value={"tokens": dict(tokens)}))
+
+    # Listing and following a scope.
+
+    def _list_scope(
+        self, scope: Scope, context: SyncContext, *, prune: bool
+    ) -> Generator[ChangeEvent, None, str]:
+        """Every file of ``scope``; returns the start token taken before the listing."""
+        start = self._drive.start_page_token(scope.subject, scope.drive_id)
+        seen: set[str] = set()
+        for page in self._drive.file_pages(scope.subject, scope.drive_id, _NOT_TRASHED):
+            files = [f for f in page if self._indexable(scope, f)]
+            seen.update(scope.external_id(f.id) for f in files)
+            yield from self._documents(scope, files, context)
+        if prune:
+            for external_id in list(context.indexed_ids()):
+                if scope_name_of(external_id) == scope.name and external_id not in seen:
+                    yield DocumentDeleted(source_id=self.source_id, external_id=external_id)
+        return start
+
+    def _follow(
+        self, scope: Scope, token: str, context: SyncContext
+    ) -> Iterator[tuple[str, list[ChangeEvent]]]:
+        for page in self._drive.change_pages(scope.subject, token, scope.drive_id):
+            events = list(self._apply(scope, page.changes, context))
+            next_token = page.next_page_token or page.new_start_page_token
+            if not next_token:
+                raise InvalidPageToken("changes.list page without a next or new start token")
+            yield next_token, events
+
+    def _apply(
+        self, scope: Scope, changes: Iterable[Any], context: SyncContext
+    ) -> Iterator[ChangeEvent]:
+        to_index: dict[str, DriveFile] = {}
+        for change in changes:
+            if change.change_type == "drive":
+                continue  # drives come and go through drives.list, diffed on every run
+            file_id = change.file_id or (change.file.id if change.file else None)
+            if not file_id:
+                continue
+            file: DriveFile | None = change.file
+            if change.removed or file is None:
+                if scope.kind == "drive":
+                    yield self._deleted(scope, file_id)
+                    continue
+                # On a user's feed, removed may mean this user lost access, not deletion.
+                file = self._drive.file(scope.subject, file_id)
+                if file is None:
+                    yield self._deleted(scope, file_id)
+                    continue
+            to_index.pop(file_id, None)
+            if not self._in_scope(scope, file):
+                yield self._deleted(scope, file_id)  # moved to another drive or owner
+            elif file.trashed:
+                yield self._deleted(scope, file_id)
+                if file.is_folder:
+                    yield from self._descendants(scope, file, context)
+            elif file.is_folder:
+                yield from self._descendants(scope, file, context)
+            elif plan_for(file.mime_type) is not None:
+                to_index[file_id] = file
+        yield from self._documents(scope, list(to_index.values()), context)
+
+    def _descendants(
+        self, scope: Scope, folder: DriveFile, context: SyncContext
+    ) -> Iterator[ChangeEvent]:
+        """Re-resolve everything under ``folder``: its grants or its place may have changed."""
+        pending, visited = [folder.id], {folder.id}
+        while pending:
+            parent = pending.pop()
+            query = f"'{parent}' in parents"
+            for page in self._drive.file_pages(scope.subject, scope.drive_id, query):
+                live: list[DriveFile] = []
+                for child in page:
+                    if child.is_folder and child.id not in visited:
+                        visited.add(child.id)
+                        pending.append(child.id)
+                    if child.trashed or folder.trashed:
+                        yield self._deleted(scope, child.id)
+                    elif self._indexable(scope, child):
+                        live.append(child)
+                yield from self._documents(scope, live, context)
+
+    # Documents.
+
+    def _in_scope(self, scope: Scope, file: DriveFile) -> bool:
+        if scope.kind == "drive":
+            return file.drive_id == scope.key
+        if file.drive_id:
+            return False
+        owner = _email_or_none(file.owner)
+        tenant = self._tenant_users or frozenset()
+        # A file owned by a user of the tenant is indexed once, under its owner's scope; a file
+        # owned outside the organisation is indexed under each user it is shared with.
+        return owner == scope.key or owner is None or owner not in tenant
+
+    def _indexable(self, scope: Scope, file: DriveFile) -> bool:
+        return (
+            not file.trashed
+            and not file.is_folder
+            and plan_for(file.mime_type) is not None
+            and self._in_scope(scope, file)
+        )
+
+    def _deleted(self, scope: Scope, file_id: str) -> DocumentDeleted:
+        return DocumentDeleted(source_id=self.source_id, external_id=scope.external_id(file_id))
+
+    def _acl(self, scope: Scope, file: DriveFile) -> tuple[Acl, str | None]:
+        """The file's ACL, and why it is empty when its permissions cannot be read."""
+        permissions = self._drive.permissions(scope.subject, file)
+        if permissions is None:
+            return frozenset(), "permissions.list: HTTP 404 (gone or no longer readable)"
+        acl = acl_of(permissions, file, source_id=self.source_id, org=self._org, now=self._clock)
+        return acl, None
+
+    def _permissions_event(self, scope: Scope, file: DriveFile, acl: Acl) -> PermissionsChanged:
+        return PermissionsChanged(
+            source_id=self.source_id, external_id=scope.external_id(file.id), acl=acl
+        )
+
+    def _documents(
+        self, scope: Scope, files: list[DriveFile], context: SyncContext
+    ) -> Iterator[ChangeEvent]:
+        if not files:
+            return
+        ids = [scope.external_id(f.id) for f in files]
+        versions = {} if context.full else context.indexed_versions(ids)
+        for file, external_id in zip(files, ids, strict=True):
+            acl, unreadable = self._acl(scope, file)
+            version = version_of(file)
+            if unreadable is None and versions.get(external_id) == version:
+                yield self._permissions_event(scope, file, acl)
+                continue
+            try:
+                if unreadable is None:
+                    text, problem = self._text(scope, file)
+                else:
+                    text, problem = None, unreadable
+            except RequestRejected as exc:
+                text, problem = None, str(exc)
+            if text is None:
+                # The last good copy stays, never wider than what the file now grants.
+                yield self._permissions_event(scope, file, acl)
+                yield DocumentFailed(
+                    source_id=self.source_id, external_id=external_id, reason=problem or "no text"
+                )
+                continue
+            yield DocumentUpserted(document=self._document(scope, file, text, version, acl))
+
+    def _text(self, scope: Scope, file: DriveFile) -> tuple[str | None, str | None]:
+        plan = plan_for(file.mime_type)
+        if plan is None:
+            return None, f"no text in {file.mime_type}"
+        if plan.export_as is not None:
+            data = self._drive.export(scope.subject, file, plan.export_as)
+            limit = self._max_export_bytes
+        else:
+            if file.size is not None and file.size > self._max_file_bytes:
+                return None, f"skipped: {file.size} bytes is over the {self._max_file_bytes} limit"
+            data = self._drive.download(scope.subject, file)
+            limit = self._max_file_bytes
+        if data is None:
+            return None, "gone while fetching its content (HTTP 404)"
+        if len(data) > limit:
+            return None, f"skipped: {len(data)} bytes is over the {limit} limit"
+        try:
+            return extract(file.mime_type if plan.export_as is None else plan.export_as, data), None
+        except UnreadableContent as exc:
+            return None, str(exc)
+
+    def _document(
+        self, scope: Scope, file: DriveFile, text: str, version: str, acl: Acl
+    ) -> SourceDocument:
+        return SourceDocument(
+            source_id=self.source_id,
+            external_id=scope.external_id(file.id),
+            title=file.name or file.id,
+            body=text,
+            url=file.web_view_link,
+            author=file.owner,
+            created_at=_parse_time(file.created_time),
+            updated_at=_parse_time(file.modified_time) or self._clock(),
+            content_type="text/plain",
+            doc_type="file",
+            metadata={"mime_type": file.mime_type, "scope": scope.name},
+            version=version,
+            acl=acl,
+        )
+
+    # Groups.
+
+    def _memberships(self, directory: DirectoryGateway) -> Iterator[GroupMembership]:
+        users: set[str] = set()
+        by_domain: dict[str, set[str]] = {}
+        for account in directory.users():
+            if account.suspended or account.archived:
+                continue
+            try:
+                principal = user(account.primary_email)
+            except InvalidPrincipalError:
+                continue
+            users.add(principal)
+            by_domain.setdefault(principal.rsplit("@", 1)[1], set()).add(principal)
+        tenant = members_group(self.source_id)
+        # The whole tenant: the Directory's active users; CUSTOMER members point here.
+        yield GroupMembership(group=tenant, members=frozenset(users))
+        for domain, at_domain in sorted(by_domain.items()):
+            yield GroupMembership(
+                group=domain_principal(self.source_id, domain), members=frozenset(at_domain)
+            )
+        for found in directory.groups():
+            try:
+                principal = group_principal(self.source_id, found.email)
+            except InvalidPrincipalError:
+                continue
+            members: set[str] = set()
+            for member in directory.members(found.email):
+                if member.status == "SUSPENDED":
+                    continue
+                try:
+                    if member.type == "USER" and member.email:
+                        members.add(user(member.email))
+                    elif member.type == "GROUP" and member.email:
+                        members.add(group_principal(self.source_id, member.email))
+                    elif member.type == "CUSTOMER":
+                        members.add(tenant)
+                except InvalidPrincipalError:
+                    continue  # an unreadable member admits nobody
+            yield GroupMembership(group=principal, members=frozenset(members))
+
+    def _use_stop(self, stop: threading.Event) -> None:
+        self._drive.use_stop(stop)
+        if self._directory is not None:
+            self._directory.use_stop(stop)
+
+
+def version_of(file: DriveFile) -> str:
+    """What identifies the content: modifiedTime does not move on shares, moves or untrash."""
+    parts = [file.modified_time or "", file.md5 or "", str(file.size or "")]
+    parts += [file.name, file.mime_type]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:40]
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _email_or_none(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return normalise_email(value)
+    except InvalidPrincipalError:
+        return None
