@@ -257,12 +257,16 @@ class ConfluenceEmulator(Emulator):
                 self.state.contents[node].space_id = target
 
     def trash(self, ident: str) -> None:
+        """Trash a page with its subtree (the site's "delete page and its children")."""
         with self.lock:
-            self.state.contents[ident].status = "trashed"
+            for node in [ident, *self.descendants(ident)]:
+                self.state.contents[node].status = "trashed"
 
     def restore(self, ident: str) -> None:
+        """Restore a page and the subtree trashed with it (lastmodified unchanged)."""
         with self.lock:
-            self.state.contents[ident].status = "current"
+            for node in [ident, *self.descendants(ident)]:
+                self.state.contents[node].status = "current"
 
     def archive(self, ident: str) -> None:
         with self.lock:
@@ -270,7 +274,8 @@ class ConfluenceEmulator(Emulator):
 
     def purge(self, ident: str) -> None:
         with self.lock:
-            del self.state.contents[ident]
+            for node in [*reversed(self.descendants(ident)), ident]:
+                del self.state.contents[node]
 
     # -- base hooks -----------------------------------------------------------------------
 
