@@ -1,0 +1,709 @@
+"""Slack: threads and message windows of the channels a bot is in, trimmed to who may read them.
+
+Documents. A thread (its parent and every reply) is one document, ``<C>/thread/<ts>``. Messages
+outside threads are grouped per channel into fixed UTC windows (``window_hours``),
+``<C>/window/<start>``. Mentions are resolved to names; an edit changes the document's text.
+
+Permissions. Every channel is the group ``group:<source>:channel:<C>``, its members from
+``groups()``, so a member joining or leaving changes the group, not the documents:
+
+- private channels and group DMs: the channel group only;
+- public channels: ``group:<source>:team:<T>`` (the workspace's full members, never guests) and
+  the channel group (guests and others who are in it);
+- Slack Connect channels (``is_ext_shared``), public or not: the channel group only: this
+  organisation's members in it and the named external accounts, never the external organisation
+  nor, for a shared public channel, everyone in the workspace.
+
+A channel whose members cannot be read has no members: nobody gets it through its group.
+
+Incremental runs. Per channel the checkpoint keeps the history high-water mark and the threads
+with a reply within ``thread_horizon_days`` (parent ts -> latest reply seen). A run re-reads
+``lookback_days`` of history before the mark (edits, deletions, new replies to threads started
+in it), and polls every older tracked thread with one ``conversations.replies`` page: a late
+reply to a month-old thread is found by the next run (Onyx #14012 misses it). A deleted parent
+(``tombstone``, ``thread_not_found``) or a deleted channel (``channel_not_found``) deletes its
+documents; a channel no longer listed, excluded or dropped as archived too, once the listing
+completed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from connectors.contract import EMPTY_INDEX, Capabilities, Connector, SyncContext
+from connectors.directory import GroupMembership, IdentityMapping
+from connectors.documents import Acl, SourceDocument, SourceId
+from connectors.errors import ConnectorConfigError, ConnectorError, SourceUnavailableError
+from connectors.events import (
+    ChangeEvent,
+    Checkpoint,
+    CheckpointReached,
+    DocumentDeleted,
+    DocumentFailed,
+    DocumentUpserted,
+    ListingEnd,
+    ListingEvent,
+    LiveId,
+    PermissionsChanged,
+    PermissionsEvent,
+    ScopeFailed,
+)
+from connectors.org import OrgPolicy, guests_group, members_group
+from connectors.principals import group
+from connectors.slack.config import SlackSettings
+from connectors.slack.gateway import (
+    ChannelGone,
+    SlackGateway,
+    SlackRequestFailed,
+    ThreadGone,
+)
+from connectors.slack.people import Person
+from connectors.slack.render import Message, first_line, plain_text, render, utc, version_of
+
+_SOURCE_ID = TypeAdapter(SourceId)
+_DAY = 86_400.0
+# Messages that are not conversation (joins, topic changes) stay out of documents.
+_NOISE = frozenset(
+    {
+        "channel_join",
+        "channel_leave",
+        "channel_topic",
+        "channel_purpose",
+        "channel_name",
+        "channel_archive",
+        "channel_unarchive",
+        "group_join",
+        "group_leave",
+        "pinned_item",
+    }
+)
+_DIRECTORY_TTL_S = 120.0
+
+
+@dataclass(frozen=True)
+class Channel:
+    id: str
+    name: str
+    team_id: str
+    private: bool
+    mpim: bool
+    archived: bool
+    ext_shared: bool
+    bot_is_member: bool
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any], team_id: str) -> Channel:
+        return cls(
+            id=str(raw["id"]),
+            name=str(raw.get("name") or raw["id"]),
+            team_id=str(raw.get("context_team_id") or team_id),
+            private=bool(raw.get("is_private") or raw.get("is_group")),
+            mpim=bool(raw.get("is_mpim")),
+            archived=bool(raw.get("is_archived")),
+            ext_shared=bool(raw.get("is_ext_shared")),
+            bot_is_member=bool(raw.get("is_member")),
+        )
+
+
+@dataclass
+class _Directory:
+    people: dict[str, Person]
+    members: dict[str, list[str] | None] = field(default_factory=dict)
+    made: float = 0.0
+
+
+class SlackConnector(Connector):
+    capabilities = Capabilities(
+        incremental=True,
+        listing=True,
+        permissions_refresh=True,
+        groups=True,
+        identities=True,
+        acls_expand_groups=False,
+    )
+
+    def __init__(
+        self,
+        *,
+        source_id: str,
+        gateway: SlackGateway,
+        org: OrgPolicy,
+        clock: Callable[[], datetime],
+        team_ids: Sequence[str] = (),
+        channels: Sequence[str] = (),
+        exclude_channels: Sequence[str] = (),
+        archived: str = "index",
+        group_dms: bool = False,
+        usergroups: bool = True,
+        lookback_days: float = 7.0,
+        thread_horizon_days: float = 90.0,
+        window_hours: int = 24,
+    ) -> None:
+        try:
+            self.source_id = _SOURCE_ID.validate_python(source_id)
+        except ValidationError as exc:
+            raise ConnectorConfigError(f"slack source {source_id!r}: {exc}") from exc
+        self._api = gateway
+        self._org = org
+        self._clock = clock
+        self._teams = tuple(team_ids)
+        self._teams_configured = bool(team_ids)
+        self._allow = frozenset(channels)
+        self._deny = frozenset(exclude_channels)
+        self._archived = archived
+        self._group_dms = group_dms
+        self._usergroups = usergroups
+        self._lookback_s = lookback_days * _DAY
+        self._horizon_s = thread_horizon_days * _DAY
+        self._window_s = window_hours * 3600
+        self._team_url = ""
+        self._team_name = ""
+        self._directory: _Directory | None = None
+
+    # -- the contract ------------------------------------------------------------------------
+
+    def validate(self) -> None:
+        try:
+            self._identify()
+        except SourceUnavailableError as exc:
+            raise ConnectorConfigError(f"slack source {self.source_id!r}: {exc}") from exc
+
+    def scope_of(self, external_id: str) -> str:
+        return external_id.split("/", 1)[0]
+
+    def changes(
+        self, checkpoint: Checkpoint | None, context: SyncContext = EMPTY_INDEX
+    ) -> Iterator[ChangeEvent]:
+        value = checkpoint.value if checkpoint is not None else {}
+        states: dict[str, dict[str, Any]] = {
+            k: dict(v) for k, v in dict(value.get("channels") or {}).items()
+        }
+        done: list[str] = list(value.get("done") or [])
+        channels = self._channels()
+        directory = self._people()
+        indexed = self._indexed_by_channel(context)
+        listed = {c.id for c in channels}
+        for channel_id in sorted(set(indexed) - listed):
+            # Deleted, excluded, dropped as archived, or the bot was removed: the listing above
+            # completed (it raises otherwise), so what it no longer lists goes.
+            for external_id in sorted(indexed[channel_id]):
+                yield self._deleted(external_id)
+            states.pop(channel_id, None)
+        for channel_id in sorted(set(states) - listed):
+            states.pop(channel_id, None)
+        names = {c.id: c.name for c in channels}
+        for channel in channels:
+            if channel.id in done:
+                continue
+            state = states.get(channel.id, {})
+            try:
+                events, new_state = self._sync_channel(
+                    channel, state, indexed.get(channel.id, set()), context, directory, names
+                )
+            except ChannelGone:
+                events = [self._deleted(i) for i in sorted(indexed.get(channel.id, set()))]
+                new_state = None
+            except SlackRequestFailed as exc:
+                events = [ScopeFailed(scope=channel.id, reason=f"channel #{channel.name}: {exc}")]
+                new_state = state or None
+            yield from events
+            if new_state is None:
+                states.pop(channel.id, None)
+            else:
+                states[channel.id] = new_state
+            done.append(channel.id)
+            yield CheckpointReached(checkpoint=Checkpoint(value={"channels": states, "done": done}))
+        # Every channel walked: the next run starts over from these marks.
+        yield CheckpointReached(checkpoint=Checkpoint(value={"channels": states, "done": []}))
+
+    def list_live_ids(self) -> Iterator[ListingEvent]:
+        try:
+            channels = self._channels()
+        except ConnectorError as exc:
+            yield ListingEnd(completed=False, reason=f"conversations.list: {exc}")
+            return
+        for channel in channels:
+            try:
+                messages = self._history(channel.id, oldest=None)
+            except ChannelGone:
+                continue
+            except SlackRequestFailed as exc:
+                yield ScopeFailed(scope=channel.id, reason=f"channel #{channel.name}: {exc}")
+                continue
+            except ConnectorError as exc:
+                yield ListingEnd(completed=False, reason=f"history of {channel.id}: {exc}")
+                return
+            roots, plain = self._split(messages)
+            for ts, raw in sorted(roots.items()):
+                if raw.get("subtype") != "tombstone":
+                    yield LiveId(external_id=_thread_id(channel.id, ts))
+            for start in sorted({self._window_of(m.ts) for m in plain}):
+                yield LiveId(external_id=_window_id(channel.id, start))
+        yield ListingEnd(completed=True)
+
+    def permissions(
+        self, checkpoint: Checkpoint | None = None, context: SyncContext = EMPTY_INDEX
+    ) -> Iterator[PermissionsEvent]:
+        done = list(checkpoint.value.get("done") or []) if checkpoint is not None else []
+        channels = {c.id: c for c in self._channels()}
+        indexed = self._indexed_by_channel(context)
+        for channel_id in sorted(indexed):
+            if channel_id in done:
+                continue
+            channel = channels.get(channel_id)
+            # A channel no longer listed is hidden until an incremental run deletes it.
+            acl = self._acl(channel) if channel is not None else frozenset()
+            for external_id in sorted(indexed[channel_id]):
+                yield PermissionsChanged(source_id=self.source_id, external_id=external_id, acl=acl)
+            done.append(channel_id)
+            yield CheckpointReached(checkpoint=Checkpoint(value={"done": done}))
+        yield CheckpointReached(checkpoint=Checkpoint(value={"done": []}))
+
+    def groups(self) -> Iterator[GroupMembership]:
+        directory = self._people(fresh=True)
+        people = directory.people
+        teams = self._team_ids()
+        for team_id in teams:
+            full = {p.principal(self.source_id) for p in people.values() if _in_team(p, team_id)}
+            yield GroupMembership(group=self._team_group(team_id), members=frozenset(full))
+        users = {p.principal(self.source_id) for p in people.values() if p.full_member}
+        users = {u for u in users if u.startswith("user:")}
+        yield GroupMembership(group=members_group(self.source_id), members=frozenset(users))
+        guests = {
+            p.principal(self.source_id)
+            for p in people.values()
+            if p.internal and p.guest and not p.deleted
+        }
+        guests = {g for g in guests if g.startswith("user:")}
+        yield GroupMembership(group=guests_group(self.source_id), members=frozenset(guests))
+        for channel in self._channels():
+            members = self._members(channel, directory)
+            if members is None:
+                continue  # unknown membership: the group has no members, so nobody
+            principals = {self._person(m, directory).principal(self.source_id) for m in members}
+            yield GroupMembership(
+                group=self._channel_group(channel.id), members=frozenset(principals)
+            )
+        if self._usergroups:
+            for team_id in teams:
+                page = self._api.call(
+                    "usergroups.list", include_users=True, **self._team_arg(team_id)
+                )
+                for raw in page.get("usergroups") or []:
+                    members = [str(u) for u in raw.get("users") or []]
+                    principals = {
+                        self._person(m, directory).principal(self.source_id) for m in members
+                    }
+                    yield GroupMembership(
+                        group=group(self.source_id, f"usergroup:{raw['id']}"),
+                        members=frozenset(principals),
+                    )
+
+    def identities(self) -> Iterator[IdentityMapping]:
+        directory = self._people()
+        for channel in self._channels():
+            for member in self._members(channel, directory) or []:
+                self._person(member, directory)
+        for person in sorted(directory.people.values(), key=lambda p: p.id):
+            email = person.mapped_email(self._org)
+            if email is not None:
+                yield IdentityMapping(account=f"account:{self.source_id}:{person.id}", email=email)
+
+    # -- one channel -------------------------------------------------------------------------
+
+    def _sync_channel(
+        self,
+        channel: Channel,
+        state: dict[str, Any],
+        indexed: set[str],
+        context: SyncContext,
+        directory: _Directory,
+        names: dict[str, str],
+    ) -> tuple[list[ChangeEvent], dict[str, Any]]:
+        now = self._clock().timestamp()
+        full = context.full or "hw" not in state
+        high_water = float(state.get("hw") or 0.0)
+        oldest = None if full else self._window_of(f"{min(high_water, now) - self._lookback_s}")
+        messages = self._history(channel.id, oldest=oldest)
+        roots, plain = self._split(messages)
+        acl = self._acl(channel)
+        events: list[ChangeEvent] = []
+        tracked: dict[str, dict[str, str]] = dict(state.get("threads") or {})
+        user_name = self._namer(directory)
+
+        def channel_name(channel_id: str) -> str:
+            return names.get(channel_id, channel_id)
+
+        # Message windows re-read in full (``oldest`` sits on a window boundary).
+        windows: dict[int, list[Message]] = {}
+        for message in plain:
+            windows.setdefault(self._window_of(message.ts), []).append(message)
+        docs: list[SourceDocument] = []
+        for start, window in sorted(windows.items()):
+            window.sort(key=lambda m: float(m.ts))
+            body = render(window, user_name, channel_name, with_time=True)
+            title = f"#{channel.name}, {utc(start):%Y-%m-%d %H:%M} UTC"
+            docs.append(self._document(channel, _window_id(channel.id, start), title, body, window))
+        seen_threads: set[str] = set()
+        for ts, raw in sorted(roots.items()):
+            external_id = _thread_id(channel.id, ts)
+            if raw.get("subtype") == "tombstone":
+                tracked.pop(ts, None)
+                if external_id in indexed:
+                    events.append(self._deleted(external_id))
+                continue
+            seen_threads.add(ts)
+            latest = str(raw.get("latest_reply") or ts)
+            signature = version_of(str(raw.get("text") or ""), str(raw.get("edited") or ""))
+            known = tracked.get(ts, {})
+            recent = float(latest) >= now - self._lookback_s
+            unchanged = known.get("latest") == latest and known.get("root") == signature
+            if not full and unchanged and not recent and external_id in indexed:
+                events.append(self._acl_event(external_id, acl))
+            else:
+                outcome = self._thread(channel, ts, user_name, channel_name, external_id, acl)
+                if outcome is None:
+                    tracked.pop(ts, None)
+                    if external_id in indexed:
+                        events.append(self._deleted(external_id))
+                    continue
+                if isinstance(outcome, DocumentFailed):
+                    events += [self._acl_event(external_id, acl), outcome]
+                    continue
+                docs.append(outcome)
+            tracked[ts] = {"latest": latest, "root": signature}
+        # Threads started before the re-read window: one replies page tells whether they moved.
+        for ts in sorted(set(tracked) - seen_threads):
+            if oldest is not None and float(ts) >= oldest:
+                tracked.pop(ts)  # in the window yet gone from history: deleted
+                if _thread_id(channel.id, ts) in indexed:
+                    events.append(self._deleted(_thread_id(channel.id, ts)))
+                continue
+            if float(tracked[ts]["latest"]) < now - self._horizon_s:
+                tracked.pop(ts)  # dormant past the horizon: found again by a full run
+                continue
+            events += self._poll_thread(
+                channel, ts, tracked, indexed, user_name, channel_name, acl, docs
+            )
+        # Documents of the re-read window the history no longer has.
+        live = {d.external_id for d in docs} | {_thread_id(channel.id, t) for t in tracked}
+        for external_id in sorted(indexed - live):
+            if not full and oldest is not None and _start_of(external_id) < oldest:
+                continue
+            if any(isinstance(e, DocumentFailed) and e.external_id == external_id for e in events):
+                continue
+            events.append(self._deleted(external_id))
+        events += self._upserts(docs, context, acl)
+        stamps = [float(m["ts"]) for m in messages]
+        new_high = max([high_water, *stamps]) if stamps else high_water
+        return events, {"hw": f"{new_high:.6f}", "threads": tracked}
+
+    def _poll_thread(
+        self,
+        channel: Channel,
+        ts: str,
+        tracked: dict[str, dict[str, str]],
+        indexed: set[str],
+        user_name: Callable[[str], str],
+        channel_name: Callable[[str], str],
+        acl: Acl,
+        docs: list[SourceDocument],
+    ) -> list[ChangeEvent]:
+        external_id = _thread_id(channel.id, ts)
+        try:
+            page = self._api.call("conversations.replies", channel=channel.id, ts=ts, limit=1)
+        except ThreadGone:
+            tracked.pop(ts)
+            return [self._deleted(external_id)] if external_id in indexed else []
+        except SlackRequestFailed as exc:
+            reason = f"thread {ts} of #{channel.name}: {exc}"
+            failed = DocumentFailed(
+                source_id=self.source_id, external_id=external_id, reason=reason
+            )
+            return [self._acl_event(external_id, acl), failed]
+        parent = (page.get("messages") or [{}])[0]
+        if parent.get("subtype") == "tombstone" or not parent.get("reply_count"):
+            tracked.pop(ts)
+            return [self._deleted(external_id)] if external_id in indexed else []
+        latest = str(parent.get("latest_reply") or ts)
+        signature = version_of(str(parent.get("text") or ""), str(parent.get("edited") or ""))
+        known = tracked[ts]
+        if known.get("latest") == latest and known.get("root") == signature:
+            return [self._acl_event(external_id, acl)]
+        outcome = self._thread(channel, ts, user_name, channel_name, external_id, acl)
+        if outcome is None:
+            tracked.pop(ts)
+            return [self._deleted(external_id)] if external_id in indexed else []
+        if isinstance(outcome, DocumentFailed):
+            return [self._acl_event(external_id, acl), outcome]
+        docs.append(outcome)
+        tracked[ts] = {"latest": latest, "root": signature}
+        return []
+
+    def _thread(
+        self,
+        channel: Channel,
+        ts: str,
+        user_name: Callable[[str], str],
+        channel_name: Callable[[str], str],
+        external_id: str,
+        acl: Acl,
+    ) -> SourceDocument | DocumentFailed | None:
+        """The whole thread as a document; None when its parent is gone."""
+        try:
+            raw: list[dict[str, Any]] = []
+            for page in self._api.pages(
+                "conversations.replies", "messages", channel=channel.id, ts=ts, limit=200
+            ):
+                # The parent leads every page.
+                raw += [m for m in page if not (raw and m.get("ts") == ts)]
+        except ThreadGone:
+            return None
+        except SlackRequestFailed as exc:
+            reason = f"thread {ts} of #{channel.name}: {exc}"
+            return DocumentFailed(source_id=self.source_id, external_id=external_id, reason=reason)
+        if not raw or raw[0].get("subtype") == "tombstone":
+            return None
+        messages = [Message.of(m) for m in raw if m.get("subtype") not in _NOISE]
+        body = render(messages, user_name, channel_name, with_time=False)
+        opening = plain_text(messages[0].text, user_name, channel_name)
+        title = f"#{channel.name}: {first_line(opening) or 'thread'}"
+        return self._document(channel, external_id, title, body, messages)
+
+    def _document(
+        self,
+        channel: Channel,
+        external_id: str,
+        title: str,
+        body: str,
+        messages: Sequence[Message],
+    ) -> SourceDocument:
+        first = messages[0]
+        updated = max(m.changed_at for m in messages)
+        return SourceDocument(
+            source_id=self.source_id,
+            external_id=external_id,
+            title=title,
+            body=body,
+            url=f"{self._team_url}archives/{channel.id}/p{first.ts.replace('.', '')}"
+            if self._team_url
+            else None,
+            created_at=utc(first.ts),
+            updated_at=utc(updated),
+            doc_type="chat",
+            breadcrumbs=tuple(b for b in (self._team_name, f"#{channel.name}") if b),
+            metadata={"channel": channel.id, "channel_name": channel.name},
+            version=version_of(title, body),
+            acl=self._acl(channel),
+        )
+
+    def _upserts(
+        self, docs: list[SourceDocument], context: SyncContext, acl: Acl
+    ) -> list[ChangeEvent]:
+        versions = {} if context.full else context.indexed_versions([d.external_id for d in docs])
+        events: list[ChangeEvent] = []
+        for doc in docs:
+            if versions.get(doc.external_id) == doc.version:
+                events.append(self._acl_event(doc.external_id, acl))
+            else:
+                events.append(DocumentUpserted(document=doc))
+        return events
+
+    # -- reading Slack -----------------------------------------------------------------------
+
+    def _identify(self) -> dict[str, Any]:
+        who = self._api.call("auth.test")
+        self._team_url = str(who.get("url") or "")
+        self._team_name = str(who.get("team") or "")
+        if not self._teams:
+            self._teams = (str(who["team_id"]),)
+        return who
+
+    def _team_ids(self) -> tuple[str, ...]:
+        if not self._teams:
+            self._identify()
+        return self._teams
+
+    def _team_arg(self, team_id: str) -> dict[str, str]:
+        # team_id is for org-wide (Grid) tokens; a workspace token reads its own workspace.
+        return {"team_id": team_id} if self._teams_configured else {}
+
+    def _channels(self) -> list[Channel]:
+        """Every channel to index, or an exception: a partial list must never look complete."""
+        if not self._team_url:
+            self._identify()
+        types = "public_channel,private_channel" + (",mpim" if self._group_dms else "")
+        found: dict[str, Channel] = {}
+        for team_id in self._team_ids():
+            for page in self._api.pages(
+                "conversations.list",
+                "channels",
+                types=types,
+                exclude_archived=self._archived == "drop",
+                limit=200,
+                **self._team_arg(team_id),
+            ):
+                for raw in page:
+                    channel = Channel.of(raw, team_id)
+                    if self._wanted(channel):
+                        found[channel.id] = channel
+        return sorted(found.values(), key=lambda c: c.id)
+
+    def _wanted(self, channel: Channel) -> bool:
+        if not channel.bot_is_member:
+            return False  # history needs membership (not_in_channel)
+        if channel.archived and self._archived == "drop":
+            return False
+        if channel.mpim and not self._group_dms:
+            return False
+        if channel.id in self._deny or channel.name in self._deny:
+            return False
+        return not self._allow or channel.id in self._allow or channel.name in self._allow
+
+    def _history(self, channel_id: str, oldest: float | None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"channel": channel_id, "limit": 200}
+        if oldest is not None:
+            params |= {"oldest": f"{oldest:.6f}", "inclusive": True}
+        messages: list[dict[str, Any]] = []
+        for page in self._api.pages("conversations.history", "messages", **params):
+            messages += page
+        return messages
+
+    def _split(
+        self, messages: list[dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, Any]], list[Message]]:
+        roots: dict[str, dict[str, Any]] = {}
+        plain: list[Message] = []
+        for raw in messages:
+            ts = str(raw["ts"])
+            if raw.get("reply_count") or raw.get("subtype") == "tombstone":
+                roots[ts] = raw
+            elif raw.get("subtype") not in _NOISE:
+                plain.append(Message.of(raw))
+        return roots, plain
+
+    def _members(self, channel: Channel, directory: _Directory) -> list[str] | None:
+        if channel.id in directory.members:
+            return directory.members[channel.id]
+        members: list[str] | None = []
+        try:
+            for page in self._api.pages(
+                "conversations.members", "members", channel=channel.id, limit=200
+            ):
+                assert members is not None
+                members += [str(m) for m in page]
+        except SlackRequestFailed:
+            members = None
+        directory.members[channel.id] = members
+        return members
+
+    def _people(self, *, fresh: bool = False) -> _Directory:
+        now = time.monotonic()
+        cached = self._directory
+        if cached is not None and not fresh and now - cached.made < _DIRECTORY_TTL_S:
+            return cached
+        teams = self._team_ids()
+        people: dict[str, Person] = {}
+        for team_id in teams:
+            for page in self._api.pages(
+                "users.list", "members", limit=200, **self._team_arg(team_id)
+            ):
+                for raw in page:
+                    person = Person.of(raw, teams)
+                    people[person.id] = person
+        self._directory = _Directory(people=people, made=now)
+        return self._directory
+
+    def _person(self, user_id: str, directory: _Directory) -> Person:
+        """A member users.list did not show (a Slack Connect external): looked up once."""
+        known = directory.people.get(user_id)
+        if known is not None:
+            return known
+        try:
+            raw = self._api.call("users.info", user=user_id).get("user") or {}
+            person = Person.of(raw, self._team_ids()) if raw.get("id") else None
+        except SlackRequestFailed:
+            person = None
+        if person is None:
+            person = Person(user_id, "", user_id, None, False, False, False, False)
+        directory.people[user_id] = person
+        return person
+
+    def _namer(self, directory: _Directory) -> Callable[[str], str]:
+        def name(user_id: str) -> str:
+            return self._person(user_id, directory).name
+
+        return name
+
+    # -- ACLs and ids ------------------------------------------------------------------------
+
+    def _acl(self, channel: Channel) -> Acl:
+        own = self._channel_group(channel.id)
+        if channel.private or channel.mpim or channel.ext_shared:
+            return frozenset({own})
+        return frozenset({self._team_group(channel.team_id), own})
+
+    def _channel_group(self, channel_id: str) -> str:
+        return group(self.source_id, f"channel:{channel_id}")
+
+    def _team_group(self, team_id: str) -> str:
+        return group(self.source_id, f"team:{team_id}")
+
+    def _acl_event(self, external_id: str, acl: Acl) -> PermissionsChanged:
+        return PermissionsChanged(source_id=self.source_id, external_id=external_id, acl=acl)
+
+    def _deleted(self, external_id: str) -> DocumentDeleted:
+        return DocumentDeleted(source_id=self.source_id, external_id=external_id)
+
+    def _indexed_by_channel(self, context: SyncContext) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for external_id in context.indexed_ids():
+            found.setdefault(self.scope_of(external_id), set()).add(external_id)
+        return found
+
+    def _window_of(self, ts: str | float) -> int:
+        value = int(float(ts))
+        return value - value % self._window_s
+
+
+def _in_team(person: Person, team_id: str) -> bool:
+    return person.full_member and person.team_id == team_id
+
+
+def _thread_id(channel_id: str, ts: str) -> str:
+    return f"{channel_id}/thread/{ts}"
+
+
+def _window_id(channel_id: str, start: int) -> str:
+    return f"{channel_id}/window/{start}"
+
+
+def _start_of(external_id: str) -> float:
+    return float(external_id.rsplit("/", 1)[-1])
+
+
+def from_settings(
+    settings: SlackSettings, org: OrgPolicy, clock: Callable[[], datetime]
+) -> SlackConnector:
+    gateway = SlackGateway(settings.bot_token.get_secret_value(), base_url=settings.base_url)
+    return SlackConnector(
+        source_id=settings.id,
+        gateway=gateway,
+        org=org,
+        clock=clock,
+        team_ids=settings.team_ids,
+        channels=settings.channels,
+        exclude_channels=settings.exclude_channels,
+        archived=settings.archived,
+        group_dms=settings.group_dms,
+        usergroups=settings.usergroups,
+        lookback_days=settings.lookback_days,
+        thread_horizon_days=settings.thread_horizon_days,
+        window_hours=settings.window_hours,
+    )
