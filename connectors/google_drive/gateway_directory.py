@@ -13,7 +13,12 @@ from typing import Any
 
 from connectors.errors import PermissionSourceUnreadableError
 from connectors.gateway import GatewayRetryPolicy, NotFound
-from connectors.google_drive.gateway_drive import CredentialsFor, build_service, execute
+from connectors.google_drive.gateway_drive import (
+    CredentialsFor,
+    authorized_http,
+    collection,
+    execute,
+)
 from connectors.google_drive.models import DirectoryGroup, DirectoryMember, DirectoryUser
 
 CUSTOMER = "my_customer"
@@ -42,18 +47,18 @@ class DirectoryGateway:
     def use_stop(self, stop: threading.Event) -> None:
         self._policy = dataclasses.replace(self._policy, stop=stop)
 
-    def _service(self) -> Any:
+    def _api(self, name: str) -> Any:
+        return collection("admin", "directory_v1", self._endpoint, name)
+
+    def _http(self) -> Any:
         if self._client is None:
-            creds = self._credentials_for(self._admin)
-            self._client = build_service(
-                "admin", "directory_v1", creds, self._endpoint, self._timeout_s
-            )
+            self._client = authorized_http(self._credentials_for(self._admin), self._timeout_s)
         return self._client
 
     def _pages(self, make: Any, key: str, what: str) -> Iterator[list[dict[str, Any]]]:
         token: str | None = None
         while True:
-            answer = execute(self._policy, make(token), what)
+            answer = execute(self._policy, make(token), self._http(), what)
             if isinstance(answer, NotFound):
                 raise PermissionSourceUnreadableError(f"{what}: HTTP 404")
             yield list(answer.get(key, []))
@@ -66,7 +71,7 @@ class DirectoryGateway:
             params: dict[str, Any] = {"customer": CUSTOMER, "maxResults": GROUPS_PAGE}
             if token:
                 params["pageToken"] = token
-            return self._service().groups().list(**params)
+            return self._api("groups").list(**params)
 
         for page in self._pages(make, "groups", "groups.list"):
             yield from (DirectoryGroup.model_validate(g) for g in page)
@@ -76,7 +81,7 @@ class DirectoryGateway:
             params: dict[str, Any] = {"groupKey": group_key, "maxResults": GROUPS_PAGE}
             if token:
                 params["pageToken"] = token
-            return self._service().members().list(**params)
+            return self._api("members").list(**params)
 
         for page in self._pages(make, "members", f"members.list {group_key}"):
             yield from (DirectoryMember.model_validate(m) for m in page)
@@ -90,7 +95,7 @@ class DirectoryGateway:
             }
             if token:
                 params["pageToken"] = token
-            return self._service().users().list(**params)
+            return self._api("users").list(**params)
 
         for page in self._pages(make, "users", "users.list"):
             yield from (DirectoryUser.model_validate(u) for u in page)
