@@ -252,21 +252,20 @@ class ConfluenceConnector(Connector):
             raise PermissionSourceUnreadableError(f"confluence users: {exc}") from exc
         seen: set[str] = set()
         hidden = 0
-        for entry in every:
-            for member in self._members(str(entry["id"])):
-                account_id = member["accountId"]
-                if account_id in seen:
-                    continue
-                seen.add(account_id)
-                email = member.get("email") or ""
-                try:
-                    address = normalise_email(email) if email else None
-                except InvalidPrincipalError:
-                    address = None
-                if address is None:
-                    hidden += 1
-                    continue
-                yield IdentityMapping(account=account(self.source_id, account_id), email=address)
+        for member in self._known_users(every):
+            account_id = member["accountId"]
+            if account_id in seen:
+                continue
+            seen.add(account_id)
+            email = member.get("email") or ""
+            try:
+                address = normalise_email(email) if email else None
+            except InvalidPrincipalError:
+                address = None
+            if address is None:
+                hidden += 1
+                continue
+            yield IdentityMapping(account=account(self.source_id, account_id), email=address)
         self.hidden_emails = hidden
         if hidden:
             log.warning(
@@ -277,6 +276,26 @@ class ConfluenceConnector(Connector):
             )
 
     # -- internals ------------------------------------------------------------------------
+
+    def _known_users(self, every: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Group members, then people granted a synced space by name (a licensed user is in a
+        product-access group; a space grant can name someone who is in none)."""
+        named: set[str] = set()
+        for entry in every:
+            for member in self._members(str(entry["id"])):
+                named.add(member["accountId"])
+                yield member
+        for space in self._spaces():
+            grants = self._gateway.space_read_grants(space.id)
+            if isinstance(grants, Refused):
+                continue
+            for kind, account_id in grants:
+                if kind != "user" or account_id in named:
+                    continue
+                named.add(account_id)
+                person = self._gateway.user(account_id)
+                if not isinstance(person, Refused) and person.get("accountId") == account_id:
+                    yield person
 
     def _bind(self, context: SyncContext) -> None:
         """Gateway waits end when the run is asked to stop."""
