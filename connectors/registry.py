@@ -19,7 +19,7 @@ from connectors.contract import Connector
 from connectors.documents import SourceId
 from connectors.org import OrgPolicy
 
-_PACKAGES = ("connectors.folder", "connectors.confluence")
+_PACKAGES = ("connectors.folder", "connectors.confluence", "connectors.slack")
 
 
 class SourceSettings(BaseModel):
