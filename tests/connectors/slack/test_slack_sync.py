@@ -45,7 +45,7 @@ def test_a_guest_never_sees_a_public_channel_they_are_not_in(harness: Harness) -
 
 
 def test_a_slack_connect_external_member_sees_only_that_channel(harness: Harness) -> None:
-    people, _ = seed(harness.slack)
+    seed(harness.slack)
     harness.sync()
     assert len(harness.found("xavier@partner.io", "renewal")) == 1
     for query in ("pizza", "Lisbon", "freeze", "bluebird"):
