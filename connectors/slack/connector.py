@@ -329,7 +329,9 @@ class SlackConnector(Connector):
         now = self._clock().timestamp()
         full = context.full or "hw" not in state
         high_water = float(state.get("hw") or 0.0)
-        oldest = None if full else self._window_of(f"{min(high_water, now) - self._lookback_s}")
+        oldest = (
+            None if full else self._window_of(max(0.0, min(high_water, now) - self._lookback_s))
+        )
         messages = self._history(channel.id, oldest=oldest)
         roots, plain = self._split(messages)
         acl = self._acl(channel)
@@ -393,16 +395,25 @@ class SlackConnector(Connector):
             )
         # Documents of the re-read window the history no longer has.
         live = {d.external_id for d in docs} | {_thread_id(channel.id, t) for t in tracked}
-        for external_id in sorted(indexed - live):
-            if not full and oldest is not None and _start_of(external_id) < oldest:
-                continue
-            if any(isinstance(e, DocumentFailed) and e.external_id == external_id for e in events):
+        settled = {e.external_id for e in events if isinstance(e, DocumentFailed | DocumentDeleted)}
+        for external_id in sorted(indexed - live - settled):
+            if oldest is not None and _start_of(external_id) < oldest:
                 continue
             events.append(self._deleted(external_id))
         events += self._upserts(docs, context, acl)
+        acl_key = sorted(acl)
+        if state.get("acl") != acl_key:
+            # The channel became private, public or shared: documents outside the re-read
+            # window take the new ACL now, not at the next permissions run.
+            touched = {d.external_id for d in docs} | settled
+            touched |= {e.external_id for e in events if isinstance(e, DocumentDeleted)}
+            events += [self._acl_event(i, acl) for i in sorted(indexed - touched)]
+        horizon = now - self._horizon_s
+        # Only threads with a reply within the horizon are polled later.
+        tracked = {ts: t for ts, t in tracked.items() if float(t["latest"]) >= horizon}
         stamps = [float(m["ts"]) for m in messages]
         new_high = max([high_water, *stamps]) if stamps else high_water
-        return events, {"hw": f"{new_high:.6f}", "threads": tracked}
+        return events, {"hw": f"{new_high:.6f}", "threads": tracked, "acl": acl_key}
 
     def _poll_thread(
         self,

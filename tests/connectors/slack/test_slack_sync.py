@@ -163,3 +163,30 @@ def test_a_revoked_token_stops_the_run_without_advancing(harness: Harness) -> No
     assert record.status == "failed"
     assert "invalid_auth" in (record.message or "")
     assert len(harness.found("alice@acme.com", "Lisbon")) == 1
+
+
+def test_a_public_channel_made_private_is_narrowed_by_the_next_incremental(
+    harness: Harness,
+) -> None:
+    people, channels = seed(harness.slack)
+    harness.slack.state.channels[channels.general.id].members.remove(people.bob)
+    harness.sync()
+    assert harness.found("bob@acme.com", "Lisbon") == {THREAD}  # public: every full member
+    harness.slack.state.channels[channels.general.id].is_private = True
+    assert harness.run(RunType.incremental).status == "succeeded"
+    # The month-old thread lies outside the re-read window, and still follows the channel.
+    assert harness.found("bob@acme.com", "Lisbon") == set()
+    assert harness.found("carol@acme.com", "Lisbon") == {THREAD}
+
+
+@pytest.mark.parametrize(("policy", "kept"), [("index", True), ("drop", False)])
+def test_archived_channels_follow_the_configured_policy(
+    harness: Harness, policy: str, kept: bool
+) -> None:
+    _, channels = seed(harness.slack)
+    harness.options["archived"] = policy
+    harness.sync()
+    harness.slack.state.channels[channels.eng.id].is_archived = True
+    assert harness.run(RunType.incremental).status == "succeeded"
+    assert bool(harness.found("alice@acme.com", "freeze")) is kept
+    assert harness.found("bob@acme.com", "freeze") == (harness.found("alice@acme.com", "freeze"))
