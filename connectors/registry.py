@@ -19,7 +19,12 @@ from connectors.contract import Connector
 from connectors.documents import SourceId
 from connectors.org import OrgPolicy
 
-_PACKAGES = ("connectors.folder", "connectors.confluence", "connectors.slack")
+_PACKAGES = (
+    "connectors.folder",
+    "connectors.confluence",
+    "connectors.slack",
+    "connectors.google_drive",
+)
 
 
 class SourceSettings(BaseModel):
