@@ -170,13 +170,17 @@ def test_a_public_channel_made_private_is_narrowed_by_the_next_incremental(
 ) -> None:
     people, channels = seed(harness.slack)
     harness.slack.state.channels[channels.general.id].members.remove(people.bob)
+    harness.slack.post(channels.general.id, people.alice, "quarterly retro", time.time() - 20 * DAY)
     harness.sync()
     assert harness.found("bob@acme.com", "Lisbon") == {THREAD}  # public: every full member
+    assert len(harness.found("bob@acme.com", "retro")) == 1
     harness.slack.state.channels[channels.general.id].is_private = True
     assert harness.run(RunType.incremental).status == "succeeded"
-    # The month-old thread lies outside the re-read window, and still follows the channel.
+    # The month-old thread and the retro lie outside the re-read window, yet follow the channel.
     assert harness.found("bob@acme.com", "Lisbon") == set()
+    assert harness.found("bob@acme.com", "retro") == set()
     assert harness.found("carol@acme.com", "Lisbon") == {THREAD}
+    assert len(harness.found("carol@acme.com", "retro")) == 1
 
 
 @pytest.mark.parametrize(("policy", "kept"), [("index", True), ("drop", False)])
