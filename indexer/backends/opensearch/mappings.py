@@ -61,20 +61,38 @@ def _single_shard() -> dict[str, Any]:
 
 # The analyzer named "porter" is defined by the backend: the same analysis as the embedded index's
 # FTS5 tokenizer ('porter unicode61 remove_diacritics 2'), so both backends match "services" to
-# "service". It needs the analysis-common module (in the 3.6 integ-test zip and the official
-# image); any analyzer the node knows ("standard", "english", ...) can be named instead.
+# "service" and split "IL-6", "0.5" or "U.S." into the same tokens. Like unicode61, the tokenizer
+# keeps runs of letters and digits and separates on everything else. Queries drop repeated words
+# before stemming, as the embedded backend's query does, so a word typed twice counts once. It
+# needs the analysis-common module (in the 3.6 integ-test zip and the official image); any
+# analyzer the node knows ("standard", "english", ...) can be named instead.
+UNICODE61_TOKENIZER = {"type": "pattern", "pattern": r"[^\p{L}\p{N}]+"}
 PORTER_ANALYZER = {
     "type": "custom",
-    "tokenizer": "standard",
+    "tokenizer": "permindex_unicode61",
     "filter": ["lowercase", "asciifolding", "porter_stem"],
+}
+PORTER_SEARCH_ANALYZER = {
+    "type": "custom",
+    "tokenizer": "permindex_unicode61",
+    "filter": ["lowercase", "asciifolding", "unique", "porter_stem"],
 }
 
 
+def text_field(analyzer: str) -> dict[str, Any]:
+    if analyzer == "porter":
+        return {"type": "text", "analyzer": "porter", "search_analyzer": "porter_search"}
+    return {"type": "text", "analyzer": analyzer}
+
+
 def chunks_body(settings: OpenSearchSettings, dimension: int) -> dict[str, Any]:
-    text = {"type": "text", "analyzer": settings.analyzer}
+    text = text_field(settings.analyzer)
     index_settings: dict[str, Any] = {**_single_shard(), "knn": True}
     if settings.analyzer == "porter":
-        index_settings["analysis"] = {"analyzer": {"porter": PORTER_ANALYZER}}
+        index_settings["analysis"] = {
+            "tokenizer": {"permindex_unicode61": UNICODE61_TOKENIZER},
+            "analyzer": {"porter": PORTER_ANALYZER, "porter_search": PORTER_SEARCH_ANALYZER},
+        }
     return {
         "settings": {"index": index_settings},
         "mappings": {

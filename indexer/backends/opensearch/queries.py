@@ -108,11 +108,19 @@ def keyword_body(
         "_source": SOURCE_FIELDS,
         "query": {
             "bool": {
-                "should": [
-                    {"match": {"title": {"query": text, "boost": TITLE_BOOST}}},
-                    {"match": {"body": {"query": text}}},
+                # BM25F over title and body as one field, a title occurrence counting
+                # TITLE_BOOST times: how FTS5's bm25() scores a row. Two `match` clauses summed
+                # (a BM25 per field) let short titles dominate: SciFact train keyword nDCG@10
+                # 0.621 against 0.701 (bench/keyword_quality.py).
+                "must": [
+                    {
+                        "combined_fields": {
+                            "query": text,
+                            "fields": [f"title^{TITLE_BOOST:g}", "body"],
+                            "operator": "or",
+                        }
+                    }
                 ],
-                "minimum_should_match": 1,
                 "filter": permitted_filter(principals, filters),
             }
         },
