@@ -17,6 +17,13 @@ def servers() -> Iterator[tuple[DriveEmulator, DirectoryEmulator]]:
 
 
 @pytest.fixture
+def backend_kind() -> str:
+    # Most of these tests run on the embedded backend; the few that run on both parametrize
+    # ``backend_kind`` themselves (workspace.BOTH_BACKENDS).
+    return "embedded"
+
+
+@pytest.fixture
 def dimension() -> int:
     return EMBEDDER.dimension
 

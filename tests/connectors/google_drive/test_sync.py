@@ -7,7 +7,7 @@ trash, restores, deletions and sharing changes to search without a full run.
 from __future__ import annotations
 
 from indexer.runner import RunType
-from tests.connectors.google_drive.workspace import Workspace
+from tests.connectors.google_drive.workspace import BOTH_BACKENDS, Workspace
 from tests.emulators.base import RateLimited, ServerError
 
 ALICE, BOB, CAROL, DAVE = "alice@acme.com", "bob@acme.com", "carol@acme.com", "dave@acme.com"
@@ -96,6 +96,7 @@ def test_a_sharing_change_on_a_file_hides_and_reveals_it_on_the_next_incremental
     assert ws.found("reorganisation", BOB) == {"Plan"}
 
 
+@BOTH_BACKENDS
 def test_a_sharing_change_on_a_parent_folder_reaches_its_files_on_the_next_incremental(
     workspace: Workspace,
 ) -> None:
@@ -130,6 +131,7 @@ def test_a_limited_access_folder_cuts_what_its_files_inherit(workspace: Workspac
     assert ws.found("salaries", ALICE) == {"Salaries"}  # organizers keep access
 
 
+@BOTH_BACKENDS
 def test_link_only_shares_admit_only_named_grantees(workspace: Workspace) -> None:
     ws, drive = workspace, workspace.drive
     drive.add_file(
@@ -164,6 +166,7 @@ def test_link_only_shares_admit_only_named_grantees(workspace: Workspace) -> Non
     assert ws.found("zebra", OUTSIDER) == set()
 
 
+@BOTH_BACKENDS
 def test_a_nested_group_grant_works_and_a_removed_member_loses_access_after_a_groups_run(
     workspace: Workspace,
 ) -> None:

@@ -9,6 +9,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from connectors.gateway import GatewayRetryPolicy
 from connectors.google_drive import GoogleDriveConnector, GoogleDriveSettings, from_config
 from connectors.org import OrgPolicy
@@ -20,23 +22,27 @@ from indexer.runner import RunType, SyncRunner
 from indexer.settings import ChunkingSettings
 from indexer.state_store import RunRecord
 from retrieval.identity import IdentityResolver
+from tests.conftest import BACKENDS
 from tests.emulators.google_directory import DirectoryEmulator
 from tests.emulators.google_drive import DriveEmulator, credentials_for
 
 SOURCE = "gdrive"
 ADMIN = "admin@acme.com"
-USERS = ("alice@acme.com", "bob@acme.com", "carol@acme.com", "dave@acme.com")
-ORG = OrgPolicy(
-    tenant="acme", domains=frozenset({"acme.com"}), member_sources=frozenset({SOURCE})
-)
+ALICE, BOB, CAROL, DAVE = "alice@acme.com", "bob@acme.com", "carol@acme.com", "dave@acme.com"
+USERS = (ALICE, BOB, CAROL, DAVE)
+ORG = OrgPolicy(tenant="acme", domains=frozenset({"acme.com"}), member_sources=frozenset({SOURCE}))
 EMBEDDER = HashingEmbedder(16)
+# The permission-critical tests run on both backends; the rest on the embedded one.
+BOTH_BACKENDS = pytest.mark.parametrize("backend_kind", BACKENDS)
 
 
 def now() -> datetime:
     return datetime.now(UTC)
 
 
-def settings(drive: DriveEmulator, directory: DirectoryEmulator, **extra: Any) -> GoogleDriveSettings:
+def settings(
+    drive: DriveEmulator, directory: DirectoryEmulator, **extra: Any
+) -> GoogleDriveSettings:
     return GoogleDriveSettings.model_validate(
         {
             "type": "google_drive",
@@ -89,10 +95,10 @@ def runner(connector: Any, stores: Stores, **options: Any) -> SyncRunner:
 
 
 @contextmanager
-def emulators() -> Iterator[tuple[DriveEmulator, DirectoryEmulator]]:
+def emulators(users: tuple[str, ...] = USERS) -> Iterator[tuple[DriveEmulator, DirectoryEmulator]]:
     with (
-        DriveEmulator(admin=ADMIN, users=USERS) as drive,
-        DirectoryEmulator(admin=ADMIN, users=USERS) as directory,
+        DriveEmulator(admin=ADMIN, users=users) as drive,
+        DirectoryEmulator(admin=ADMIN, users=users) as directory,
     ):
         yield drive, directory
 
@@ -109,8 +115,9 @@ class Workspace:
     def connector(self, **extra: Any) -> GoogleDriveConnector:
         return connector(self.drive, self.directory, **extra)
 
-    def run(self, run_type: RunType, **options: Any) -> RunRecord:
-        record = runner(self.connector(), self.stores, **options).run(run_type)
+    def run(self, run_type: RunType, **settings: Any) -> RunRecord:
+        """One run of a fresh connector (``settings``: GoogleDriveSettings fields)."""
+        record = runner(self.connector(**settings), self.stores).run(run_type)
         assert not self.drive.take_violations(), "Drive traffic broke the discovery document"
         assert not self.directory.take_violations(), "Directory traffic broke its document"
         return record
