@@ -53,11 +53,12 @@ from indexer.embedding import Embedder
 from indexer.listing_spill import SpilledIds
 from indexer.pipeline import IndexContext, KnownCache, Tally, WritePipeline
 from indexer.pruning import read_listing, stale_documents
+from indexer.records import DocFingerprint
 from indexer.retry import RetryPolicy
 from indexer.run_control import RunControl, StopRequested, Waiter
 from indexer.run_types import ProgressSink, RunType, UnsupportedRunError
 from indexer.settings import ChunkingSettings
-from indexer.state_store import LeaseLostError, RunRecord, ScopeError
+from indexer.state_store import LeaseLostError, RunRecord, ScopeError, scope_key
 
 __all__ = ["ProgressSink", "RunType", "SyncRunner", "UnsupportedRunError"]
 
@@ -73,6 +74,11 @@ SYSTEMIC_ERRORS: tuple[type[Exception], ...] = (
 )
 # Events handled per look-up of what the index holds.
 EVENT_BATCH = 256
+# A run that ended this way answered its request; "stopped" and "interrupted" runs did not, and
+# their request runs again from the checkpoint they left.
+ANSWERED = frozenset({"succeeded", "partial", "failed"})
+# Run records searched for an earlier answer to a redelivered request.
+ANSWER_HISTORY = 500
 
 E = TypeVar("E")
 
@@ -109,9 +115,16 @@ class SyncRunner:
         waiter: Waiter | None = None,
         event_batch: int = EVENT_BATCH,
         stop: threading.Event | None = None,
+        scope: str = "",
+        request_id: str | None = None,
     ) -> None:
         self.connector = connector
         self.source_id = connector.source_id
+        # A scope run (a worker's unit of work) holds the scope's lease and checkpoint, not the
+        # source's: the connector it is given covers that scope only.
+        self.scope = scope
+        self.state_key = scope_key(connector.source_id, scope)
+        self.request_id = request_id
         self.stores = stores
         self.embedder = embedder
         self.chunking = chunking
@@ -130,6 +143,8 @@ class SyncRunner:
         self.event_batch = event_batch
         self._stop = stop or threading.Event()
         self._control: RunControl | None = None
+        # True when run() found its request already answered by an earlier run and returned it.
+        self.answered_before = False
 
     # -- public -----------------------------------------------------------------------------
 
@@ -150,7 +165,14 @@ class SyncRunner:
         run_type = RunType(run_type)
         self._check_capability(run_type)
         started = self.clock()
-        lease = self.stores.state.acquire_lease(self.source_id, self.owner, self.lease_ttl, started)
+        lease = self.stores.state.acquire_lease(self.state_key, self.owner, self.lease_ttl, started)
+        answered = self._answered_request()
+        if answered is not None:
+            # A queued request delivered twice (a worker died after the run ended, a broker
+            # restart): it was answered, so this copy does not run again.
+            self.stores.state.release_lease(lease)
+            self.answered_before = True
+            return answered
         self._control = RunControl(
             self.stores.state,
             lease,
@@ -165,6 +187,8 @@ class SyncRunner:
             run_type=run_type.value,
             status="running",
             started_at=started,
+            scope=self.scope,
+            request_id=self.request_id,
         )
         wall = time.perf_counter()
         pending: BaseException | None = None
@@ -209,11 +233,20 @@ class SyncRunner:
             raise pending
         return record
 
+    def _answered_request(self) -> RunRecord | None:
+        # Under the lease: no other copy of the request can be running while we look.
+        if self.request_id is None:
+            return None
+        for run in self.stores.state.recent_runs(self.source_id, limit=ANSWER_HISTORY):
+            if run.request_id == self.request_id and run.status in ANSWERED:
+                return run
+        return None
+
     def _close_orphaned_runs(self, record: RunRecord) -> None:
         # We hold the lease, so no other run of this source is alive: a record still "running" is
         # one whose process died (SIGKILL, power loss) before it could record its end.
         for run in self.stores.state.recent_runs(self.source_id, limit=50):
-            if run.status == "running" and run.run_id != record.run_id:
+            if run.status == "running" and run.run_id != record.run_id and run.scope == self.scope:
                 run.status = "interrupted"
                 run.message = (
                     f"the process died before the run ended (found by run {record.run_id})"
@@ -225,7 +258,7 @@ class SyncRunner:
     def _run_changes(self, record: RunRecord) -> None:
         full = record.run_type == RunType.full
         stored_changes, stored_permissions = checkpoints.split(
-            self.retry.call(self.stores.state.get_checkpoint, self.source_id)
+            self.retry.call(self.stores.state.get_checkpoint, self.state_key)
         )
         checkpoint = None if full else stored_changes
         pipeline, tally, context = self._pipeline(record, full=full)
@@ -262,7 +295,7 @@ class SyncRunner:
 
     def _run_permissions(self, record: RunRecord) -> None:
         stored_changes, resume = checkpoints.split(
-            self.retry.call(self.stores.state.get_checkpoint, self.source_id)
+            self.retry.call(self.stores.state.get_checkpoint, self.state_key)
         )
         pipeline, _, context = self._pipeline(record, full=False)
 
@@ -304,7 +337,7 @@ class SyncRunner:
             self.retry.call(index.refresh)
             deleted = 0
             for stale in stale_documents(
-                index.iter_fingerprints(self.source_id),
+                self._fingerprints_in_scope(),
                 listing,
                 listing_started=listing_started,
                 protected=failed_ids,
@@ -322,6 +355,13 @@ class SyncRunner:
         record.message = f"pruned {deleted} documents the source no longer lists" + (
             kept if listing.failed_scopes else ""
         )
+
+    def _fingerprints_in_scope(self) -> Iterator[DocFingerprint]:
+        # A scope run's listing names only its scope: the other scopes' documents are not its
+        # to prune.
+        for fingerprint in self.stores.index.iter_fingerprints(self.source_id):
+            if not self.scope or self.connector.scope_of(fingerprint.external_id) == self.scope:
+                yield fingerprint
 
     def _run_groups(self, record: RunRecord) -> None:
         directory = self.stores.directory

@@ -14,6 +14,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from connectors.events import Checkpoint
 
 
+def scope_key(source_id: str, scope: str) -> str:
+    """The key of a scope's lease and checkpoint; the whole source's when ``scope`` is ""."""
+    return f"{source_id}#scope:{scope}" if scope else source_id
+
+
 class LeaseHeldError(Exception):
     """Another run of the same source holds an unexpired lease."""
 
@@ -71,6 +76,10 @@ class RunRecord(BaseModel):
     error_counts: dict[str, int] = Field(default_factory=dict)
     failed_scopes: list[ScopeError] = Field(default_factory=list)
     message: str | None = None  # systemic failure, or why pruning was skipped
+    # The part of the source this run covered ("" = all of it) and the queued request it served
+    # (a redelivered task finds its request already done and does not run it again).
+    scope: str = ""
+    request_id: str | None = None
 
 
 @runtime_checkable

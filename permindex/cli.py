@@ -240,7 +240,7 @@ def status(
 
     config = get_config()
     with open_runtime(config) as runtime:
-        report = commands.status(runtime)
+        report = commands.status(runtime, queue=_queue_view(config))
     if as_json:
         typer.echo(json.dumps(report.model_dump(mode="json"), indent=2))
         return
@@ -265,6 +265,7 @@ def status(
             f"{entry.failed_runs} / {entry.document_errors}",
         )
     out.print(table)
+    _print_scopes(report)
     for entry in report.sources:
         if entry.top_errors:
             runs = entry.runs_considered
@@ -298,6 +299,178 @@ def schedule(
         for source_id, run_type, interval in scheduler.jobs:
             err.print(f"scheduled {run_type.value} sync of {source_id} every {interval}")
         scheduler.run_forever()
+
+
+# -- scale-out: Celery workers, the leader-elected scheduler, queued runs (schedules/) --------
+
+
+def _queue_view(config: PermindexConfig) -> commands.QueueView | None:
+    if not config.queue.broker_url:
+        return None
+    from schedules.celery_app import broker_url
+    from schedules.queue_state import QueueState
+
+    return QueueState.from_url(broker_url(config.queue), config.queue.queue)
+
+
+def _print_scopes(report: commands.StatusReport) -> None:
+    if report.queue_error:
+        err.print(f"[red]{report.queue_error}[/]", highlight=False)
+    elif report.queue_depth is not None:
+        out.print(f"queue: {report.queue_depth} waiting, {report.queue_unacked} delivered")
+    scoped = [
+        e for e in report.sources if e.next_runs or any(s.scope or s.queued for s in e.scopes)
+    ]
+    if not scoped:
+        return
+    table = Table(title="scopes")
+    for column in ("source", "scope", "last run", "lag", "next run", "queued", "last error"):
+        table.add_column(column, no_wrap=column != "last error")
+    for entry in scoped:
+        following = min(entry.next_runs.values(), default=None)
+        for scope in entry.scopes:
+            last = "-"
+            if scope.last_run_at is not None:
+                last = f"{scope.last_status} {scope.last_run_at:%m-%d %H:%M}"
+            table.add_row(
+                entry.source_id,
+                scope.scope or "(all)",
+                last,
+                _lag(scope.lag_seconds),
+                "-" if following is None else f"{following:%m-%d %H:%M:%S}",
+                ", ".join(scope.queued) or "-",
+                scope.last_error or "-",
+            )
+    out.print(table)
+
+
+def _configure_queue(config: PermindexConfig) -> None:
+    from schedules.celery_app import QueueNotConfiguredError, configure
+
+    try:
+        configure(config.queue)
+    except (QueueNotConfiguredError, OSError) as exc:
+        fail(str(exc), EXIT_BAD_CONFIG)
+
+
+@app.command()
+def worker(
+    concurrency: int = typer.Option(1, "--concurrency", min=1, help="Runs at once (prefork)."),
+    pool: str = typer.Option(
+        "solo",
+        "--pool",
+        help="solo: one run in this process (scale with processes/replicas); prefork: children.",
+    ),
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", help="Expose Prometheus metrics on this port (solo pool)."
+    ),
+    loglevel: str = typer.Option("INFO", "--loglevel"),
+) -> None:
+    """Take scope runs from the queue (queue.broker_url) until stopped (SIGTERM: warm stop)."""
+    import os
+    import socket
+
+    from indexer.logging import configure_json_logging
+    from schedules.celery_app import app as celery_app
+    from schedules.celery_app import broker_url
+    from schedules.queue_state import QueueState
+    from schedules.tasks import WorkerContext, configure_worker
+
+    if pool not in ("solo", "prefork", "threads"):
+        fail(f"--pool must be solo, prefork or threads, got {pool!r}", EXIT_BAD_CONFIG)
+    config = get_config()
+    _configure_queue(config)
+    configure_json_logging()
+    _serve_metrics(metrics_port)
+    url = broker_url(config.queue)
+    configure_worker(
+        WorkerContext(
+            runtime_factory=lambda: open_runtime(config),
+            settings=config.queue,
+            queue_state=lambda: QueueState.from_url(url, config.queue.queue),
+        )
+    )
+    celery_app.worker_main(
+        [
+            "worker",
+            f"--loglevel={loglevel}",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            f"--queues={config.queue.queue}",
+            f"--hostname=permindex-{socket.gethostname()}-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+@app.command()
+def scheduler(
+    metrics_port: int | None = typer.Option(
+        None, "--metrics-port", help="Expose Prometheus metrics on this port."
+    ),
+) -> None:
+    """Enqueue every scope's runs at their intervals while leader (a lease); else stand by."""
+    from indexer.logging import configure_json_logging
+    from schedules.celery_app import app as celery_app
+    from schedules.celery_app import broker_url
+    from schedules.queue_state import QueueState
+    from schedules.scheduler_service import Enqueuer, QueueScheduler
+
+    config = get_config()
+    if not config.sources:
+        fail("no sources configured: nothing to schedule", EXIT_BAD_CONFIG)
+    _configure_queue(config)
+    configure_json_logging()
+    _serve_metrics(metrics_port)
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    queue = QueueState.from_url(broker_url(config.queue), config.queue.queue)
+    with open_runtime(config) as runtime:
+        service = QueueScheduler(runtime, Enqueuer(celery_app, queue, config.queue), stop=stop)
+        for source_id, run_type, interval in service.jobs.jobs:
+            err.print(f"scheduled {run_type.value} sync of {source_id} every {interval}")
+        service.run_forever()
+
+
+@app.command()
+def enqueue(
+    source: str = typer.Argument(..., help="Source id from the configuration."),
+    full: bool = typer.Option(False, "--full", help="Read everything, then prune what is gone."),
+    permissions: bool = typer.Option(False, "--permissions", help="Refresh ACLs only."),
+    groups: bool = typer.Option(False, "--groups", help="Sync group memberships and identities."),
+    prune: bool = typer.Option(False, "--prune", help="Delete what the source no longer lists."),
+) -> None:
+    """Queue one run of SOURCE for the workers: one request per scope."""
+    from schedules.celery_app import app as celery_app
+    from schedules.celery_app import broker_url
+    from schedules.queue_state import QueueState
+    from schedules.scheduler_service import Enqueuer
+    from schedules.work import plan
+
+    flags = ((RunType.full, full), (RunType.permissions, permissions), (RunType.groups, groups))
+    chosen = [t for t, on in (*flags, (RunType.prune, prune)) if on]
+    if len(chosen) > 1:
+        fail("choose at most one of --full, --permissions, --groups, --prune", EXIT_BAD_CONFIG)
+    config = get_config()
+    try:
+        config.source(source)
+    except ConfigError as exc:
+        fail(str(exc), EXIT_BAD_CONFIG)
+    _configure_queue(config)
+    queue = QueueState.from_url(broker_url(config.queue), config.queue.queue)
+    enqueuer = Enqueuer(celery_app, queue, config.queue)
+    with open_runtime(config) as runtime:
+        items = plan(runtime, source, chosen[0] if chosen else RunType.incremental)
+        for item in items:
+            sent = enqueuer.enqueue(item)
+            where = item.scope or "(all)"
+            out.print(f"{'queued' if sent else 'already queued'}: {item.label} [{where}]")
 
 
 # Commands that other packages contribute: one registration line each, e.g.

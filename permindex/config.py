@@ -25,7 +25,7 @@ from connectors.registry import SourceSettings, parse_source
 from indexer.settings import ChunkingSettings, EmbeddingSettings, IndexSettings
 from retrieval.service.settings import ServiceSettings
 from retrieval.settings import RetrievalSettings
-from schedules.settings import ScheduleSettings, SyncSettings
+from schedules.settings import QueueSettings, ScheduleSettings, SyncSettings
 
 CONFIG_ENV = "PERMINDEX_CONFIG"
 DEFAULT_CONFIG_FILE = Path("permindex.yaml")
@@ -74,6 +74,7 @@ class PermindexConfig(BaseSettings):
     sources: list[SourceConfig] = Field(default_factory=list)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     schedules: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    queue: QueueSettings = Field(default_factory=QueueSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
 

@@ -1,15 +1,19 @@
 """APScheduler jobs: every configured source, each run type at its own interval.
 
-Jobs run one at a time on a single worker thread: the stores are shared, the machine is small, and
-the per-source lease already serialises runs across processes; a run that would overlap another
-of the same source is skipped (APScheduler ``max_instances=1``, missed fires coalesced).
+Under ``permindex schedule`` jobs run in-process, one at a time on a single worker thread: the
+stores are shared, the machine is small, and the per-scope lease already serialises runs across
+processes; a run that would overlap another of the same scope is skipped (APScheduler
+``max_instances=1``, missed fires coalesced). Under ``permindex scheduler`` a ``dispatch``
+callable enqueues each scope's request for the workers instead; the run code is the same
+(``schedules.work``).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -18,7 +22,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from connectors.contract import Capabilities
 from indexer.run_types import RunType
 from indexer.state_store import LeaseHeldError, RunRecord
-from schedules.commands import Runtime, sync
+from schedules.commands import Runtime
+from schedules.work import WorkItem, execute, plan
 
 log = logging.getLogger("permindex.schedules")
 
@@ -36,9 +41,16 @@ def supported(capabilities: Capabilities, run_type: RunType) -> bool:
 class SyncScheduler:
     """Schedules sync runs for every source of ``runtime``; start, then shutdown."""
 
-    def __init__(self, runtime: Runtime, *, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        runtime: Runtime,
+        *,
+        owner: str | None = None,
+        dispatch: Callable[[WorkItem], None] | None = None,
+    ) -> None:
         self.runtime = runtime
         self.owner = owner
+        self.dispatch = dispatch
         self.scheduler = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(max_workers=1)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -75,34 +87,73 @@ class SyncScheduler:
                 )
 
     def run_once(self, source_id: str, run_type: RunType) -> RunRecord | None:
+        """Run (or, with ``dispatch``, enqueue) every scope of one source; the last record."""
         try:
-            record = sync(self.runtime, source_id, run_type, owner=self.owner)
+            items = plan(self.runtime, source_id, run_type)
+        except Exception:
+            log.exception(
+                "scheduled run not planned", extra={"source": source_id, "run_type": run_type.value}
+            )
+            return None
+        if self.dispatch is not None:
+            for item in items:
+                try:
+                    self.dispatch(item)
+                except Exception:
+                    log.exception("request not enqueued", extra=self._fields(item))
+            return None
+        last: RunRecord | None = None
+        for item in items:
+            record = self._run_here(item)
+            if record is not None:
+                last = record
+        return last
+
+    def _run_here(self, item: WorkItem) -> RunRecord | None:
+        try:
+            record = execute(self.runtime, item, owner=self.owner)
         except LeaseHeldError as exc:
             log.info(
                 "skipped: another run holds the lease",
-                extra={"source": source_id, "run_type": run_type.value, "detail": str(exc)},
+                extra={**self._fields(item), "detail": str(exc)},
             )
             return None
         except Exception:
             # One broken source must not stop the others' schedules.
-            log.exception(
-                "scheduled run crashed", extra={"source": source_id, "run_type": run_type.value}
-            )
+            log.exception("scheduled run crashed", extra=self._fields(item))
+            return None
+        if record is None:
             return None
         self.finished.append(record)
         log.info(
             "scheduled run finished",
-            extra={
-                "source": source_id,
-                "run_type": run_type.value,
-                "status": record.status,
-                "run_id": record.run_id,
-            },
+            extra={**self._fields(item), "status": record.status, "run_id": record.run_id},
         )
         return record
 
-    def start(self) -> None:
-        self.scheduler.start()
+    @staticmethod
+    def _fields(item: WorkItem) -> dict[str, str]:
+        return {"source": item.source_id, "scope": item.scope, "run_type": item.run_type.value}
+
+    def next_runs(self) -> dict[tuple[str, str], datetime]:
+        """(source, run type) -> next fire time, for the jobs that are not paused."""
+        found: dict[tuple[str, str], datetime] = {}
+        for job in self.scheduler.get_jobs():
+            if job.next_run_time is not None:
+                source_id, run_type = job.id.rsplit(":", 1)
+                found[(source_id, run_type)] = job.next_run_time
+        return found
+
+    def pause(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.pause()
+
+    def resume(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.resume()
+
+    def start(self, *, paused: bool = False) -> None:
+        self.scheduler.start(paused=paused)
 
     def shutdown(self, wait: bool = True) -> None:
         if self.scheduler.running:

@@ -72,3 +72,35 @@ class ScheduleSettings(BaseModel):
         merged = self.default.model_dump()
         merged.update(override.model_dump(exclude_unset=True))
         return SourceSchedule.model_validate(merged)
+
+
+class QueueSettings(BaseModel):
+    """``queue:`` section: the Celery broker that spreads scope runs over worker processes.
+
+    Unset ``broker_url`` means laptop mode: ``permindex schedule`` runs everything in-process and
+    nothing needs Redis. ``permindex worker`` and ``permindex scheduler`` require it.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    broker_url: str | None = None  # redis://host:6379/0
+    # A file holding the Redis password (a mounted secret), inserted into ``broker_url``.
+    broker_password_file: str | None = None
+    queue: str = "permindex.sync"
+    # A task not acknowledged within this time is handed to another worker. Runs longer than it
+    # are delivered twice; the scope lease makes the copy wait, so it never runs concurrently.
+    visibility_timeout: Interval = timedelta(minutes=30)
+    # How often unacknowledged tasks of dead workers are looked for (kombu's restore sweep).
+    restore_interval: Interval = timedelta(seconds=10)
+    # A task whose scope is leased by another run is retried after this long.
+    lease_retry: Interval = timedelta(seconds=30)
+    # The scheduler leader's lease: a standby takes over within one TTL of the leader's death.
+    leader_lease_ttl: Interval = timedelta(seconds=30)
+
+    @model_validator(mode="after")
+    def _positive(self) -> QueueSettings:
+        for name in ("visibility_timeout", "restore_interval", "lease_retry", "leader_lease_ttl"):
+            value: timedelta = getattr(self, name)
+            if value <= timedelta(0):
+                raise ValueError(f"queue.{name} must be positive, got {value}")
+        return self
