@@ -107,6 +107,11 @@ class AccessResolver:
             if missing:
                 return NOBODY, f"security level {level_id} needs fields {sorted(missing)}"
             layers.append(self._resolve(holders, access, fields))
+        # "anyone" admits every principal the other layer admits, accounts included, which
+        # org:<tenant> cannot (an account is not known to be a member): such a layer drops out.
+        narrowing = [layer for layer in layers if self._org.principal not in layer]
+        if narrowing and len(narrowing) < len(layers):
+            layers = narrowing
         return effective_acl(layers, self.members_of, self._org), None
 
     def members_of(self, principal: str) -> frozenset[str]:

@@ -240,8 +240,8 @@ class JiraConnector(Connector):
     def identities(self) -> Iterator[IdentityMapping]:
         hidden = 0
         for user in self._gateway.users():
-            if user.account_type not in (None, "atlassian"):
-                continue  # apps and customers are not people of the organisation
+            if user.account_type not in (None, "atlassian") or not user.active:
+                continue  # apps, customers and deactivated accounts are nobody's identity
             if not user.email:
                 hidden += 1
                 continue

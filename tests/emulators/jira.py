@@ -607,6 +607,9 @@ class JiraEmulator(Emulator):
                 everything[name] = [self._custom_value(v) for v in value]
             else:
                 everything[name] = self._custom_value(value)
+        for name in wanted:
+            if name.startswith("customfield_"):
+                everything.setdefault(name, None)  # a field the issue leaves empty is null
         navigable = "*navigable" in wanted or "*all" in wanted
         fields = {n: v for n, v in everything.items() if navigable or n in wanted}
         return {
