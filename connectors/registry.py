@@ -24,6 +24,7 @@ _PACKAGES = (
     "connectors.confluence",
     "connectors.slack",
     "connectors.google_drive",
+    "connectors.jira",
 )
 
 
