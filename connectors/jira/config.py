@@ -40,7 +40,6 @@ class JiraSourceConfig(SourceSettings):
     jql: str | None = None
     # Windows re-read this much before the last `updated` seen: search is eventually consistent.
     overlap_s: int = Field(default=120, ge=0)
-    page_size: int = Field(default=100, ge=1, le=100)
     max_pages: int = Field(default=50, ge=1)
     timeout_s: int = Field(default=30, ge=1)
 
