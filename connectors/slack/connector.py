@@ -17,13 +17,16 @@ Permissions. Every channel is the group ``group:<source>:channel:<C>``, its memb
 A channel whose members cannot be read has no members: nobody gets it through its group.
 
 Incremental runs. Per channel the checkpoint keeps the history high-water mark and the threads
-with a reply within ``thread_horizon_days`` (parent ts -> latest reply seen). A run re-reads
-``lookback_days`` of history before the mark (edits, deletions, new replies to threads started
-in it), and polls every older tracked thread with one ``conversations.replies`` page: a late
-reply to a month-old thread is found by the next run (Onyx #14012 misses it). A deleted parent
-(``tombstone``, ``thread_not_found``) or a deleted channel (``channel_not_found``) deletes its
-documents; a channel no longer listed, excluded or dropped as archived too, once the listing
-completed.
+with a reply within ``thread_horizon_days`` (parent ts -> latest reply seen). A run re-reads the
+history from ``lookback_days`` before the mark, or from the oldest such thread started within
+the horizon if that is older: history carries each parent's ``latest_reply``, so a late reply to
+a month-old thread is found by the next run (Onyx #14012 misses it) at the cost of history pages,
+not a call per thread; only threads whose reply changed, or with activity within the lookback,
+are fetched again. Tracked threads started before the horizon are polled with one
+``conversations.replies`` page each. Edits and deletions are found within the re-read range. A
+deleted parent (``tombstone``, ``thread_not_found``) or a deleted channel
+(``channel_not_found``) deletes its documents; a channel no longer listed, excluded or dropped
+as archived too, once the listing completed.
 """
 
 from __future__ import annotations
@@ -329,14 +332,18 @@ class SlackConnector(Connector):
         now = self._clock().timestamp()
         full = context.full or "hw" not in state
         high_water = float(state.get("hw") or 0.0)
-        oldest = (
-            None if full else self._window_of(max(0.0, min(high_water, now) - self._lookback_s))
-        )
+        tracked: dict[str, dict[str, str]] = dict(state.get("threads") or {})
+        oldest: float | None = None
+        if not full:
+            start = max(0.0, min(high_water, now) - self._lookback_s)
+            # Back to the oldest open thread started within the horizon: one history page
+            # carries the latest_reply of up to 999 threads, where polling costs a call each.
+            opened = [float(ts) for ts in tracked if float(ts) >= now - self._horizon_s]
+            oldest = self._window_of(min([start, *opened]))
         messages = self._history(channel.id, oldest=oldest)
         roots, plain = self._split(messages)
         acl = self._acl(channel)
         events: list[ChangeEvent] = []
-        tracked: dict[str, dict[str, str]] = dict(state.get("threads") or {})
         user_name = self._namer(directory)
 
         def channel_name(channel_id: str) -> str:
@@ -380,7 +387,7 @@ class SlackConnector(Connector):
                     continue
                 docs.append(outcome)
             tracked[ts] = {"latest": latest, "root": signature}
-        # Threads started before the re-read window: one replies page tells whether they moved.
+        # Open threads started before the horizon: one replies page tells whether they moved.
         for ts in sorted(set(tracked) - seen_threads):
             if oldest is not None and float(ts) >= oldest:
                 tracked.pop(ts)  # in the window yet gone from history: deleted
@@ -578,7 +585,8 @@ class SlackConnector(Connector):
         return not self._allow or channel.id in self._allow or channel.name in self._allow
 
     def _history(self, channel_id: str, oldest: float | None) -> list[dict[str, Any]]:
-        params: dict[str, Any] = {"channel": channel_id, "limit": 200}
+        # 999 is the documented maximum page; fewer, larger pages spare the Tier 3 budget.
+        params: dict[str, Any] = {"channel": channel_id, "limit": 999}
         if oldest is not None:
             params |= {"oldest": f"{oldest:.6f}", "inclusive": True}
         messages: list[dict[str, Any]] = []
