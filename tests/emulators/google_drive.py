@@ -325,6 +325,14 @@ class DriveEmulator(Emulator):
                 del self.state.items[m.id]
                 self._record(m, feeds)
 
+    def report_removed(self, file_id: str, user: str) -> None:
+        """A ``removed`` change on ``user``'s feed while the file lives on, as Drive sends when
+        one of the user's paths to the file went away (a group left, a parent unshared)."""
+        with self.lock:
+            self.state.seq += 1
+            change = Change(self.state.seq, f"user:{user}", file_id, True, self._now())
+            self.state.changes.append(change)
+
     def expire_page_tokens(self) -> None:
         """Every page token issued so far is refused from now on."""
         with self.lock:

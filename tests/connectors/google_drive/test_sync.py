@@ -252,3 +252,20 @@ def test_a_deleted_shared_drive_takes_its_documents_with_it(workspace: Workspace
     incremental(ws)
 
     assert ws.found("zebra", ALICE) == {"Mine"}
+
+
+def test_removed_on_a_users_feed_is_checked_before_deleting(workspace: Workspace) -> None:
+    ws, drive = workspace, workspace.drive
+    # Owned outside the organisation: indexed under the user it is shared with.
+    grant = drive.grant(type="user", email=CAROL)
+    shared = drive.add_file("Partner brief", "zebra partner brief", owner=OUTSIDER, grants=[grant])
+    assert ws.run(RunType.full).status == "succeeded"
+    assert ws.found("partner", CAROL) == {"Partner brief"}
+
+    drive.report_removed(shared, CAROL)  # Carol can still open it
+    incremental(ws)
+    assert ws.found("partner", CAROL) == {"Partner brief"}
+
+    drive.unshare(shared, grant.id)
+    incremental(ws)
+    assert ws.found("partner", CAROL) == set()
