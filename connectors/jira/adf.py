@@ -64,13 +64,21 @@ def _walk(node: Any, lines: list[str], current: list[str], depth: int = 0) -> No
         return
     if kind in ("media", "mediaInline"):
         return
+    children = node.get("content")
+    if kind == "tableRow" and isinstance(children, list):
+        # One line per row, cells side by side, whatever paragraphs each cell holds.
+        _flush(lines, current)
+        cells = []
+        for cell in children:
+            cell_lines: list[str] = []
+            _walk(cell, cell_lines, [""], depth + 1)
+            cells.append(" ".join(line.strip() for line in cell_lines if line.strip()))
+        lines.append(" | ".join(cells))
+        return
     if kind in _BLOCKS:
         _flush(lines, current)
-    children = node.get("content")
     if isinstance(children, list):
-        for index, child in enumerate(children):
-            if kind == "tableRow" and index:
-                current[0] += " | "
+        for child in children:
             _walk(child, lines, current, depth + 1)
     if kind in _BLOCKS:
         _flush(lines, current)
