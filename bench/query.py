@@ -36,13 +36,16 @@ import numpy.typing as npt
 from rich.console import Console
 from rich.table import Table
 
+from connectors.directory import GroupMembership, IdentityMapping
 from indexer.backend import IndexBackend
 from indexer.backends import Stores, open_stores
 from indexer.embedding import Embedder, SentenceTransformerEmbedder
+from indexer.principals import OrgPolicy
 from indexer.records import ChunkWrite, DocumentWrite
 from indexer.settings import EmbeddedSettings, EmbeddingSettings, IndexSettings, OpenSearchSettings
 from retrieval.evaluation.beir import BeirDocument, iter_corpus, load_queries
 from retrieval.evaluation.ingest import VectorCache, embed_with_cache
+from retrieval.identity import IdentityResolver
 from retrieval.models import SearchMode, SearchQuery
 from retrieval.searcher import Searcher
 from retrieval.settings import RetrievalSettings
@@ -226,6 +229,76 @@ def _open(backend: str, size: str, dimension: int, args: argparse.Namespace) -> 
     return open_stores(settings, dimension)
 
 
+def _directory(stores: Stores, groups: int = 200, users: int = 2000) -> None:
+    """A directory shaped like a company's: every user in 3 teams, teams nested three deep
+    (team -> department -> division), the caller's account mapped from a second source."""
+    teams = [f"group:{SOURCE}:team-{i:03d}" for i in range(groups)]
+    departments = [f"group:{SOURCE}:dept-{i:02d}" for i in range(groups // 10)]
+    divisions = [f"group:{SOURCE}:div-{i}" for i in range(4)]
+    members: dict[str, set[str]] = {g: set() for g in teams + departments + divisions}
+    rng = random.Random(7)
+    for u in range(users):
+        for team in rng.sample(teams, 3):
+            members[team].add(f"user:user{u}@bench.example")
+    for team in rng.sample(teams, 5):
+        members[team].add(f"user:{CALLER}")
+    for i, team in enumerate(teams):
+        members[departments[i % len(departments)]].add(team)
+    for i, department in enumerate(departments):
+        members[divisions[i % len(divisions)]].add(department)
+    stores.directory.replace_groups(
+        SOURCE,
+        [GroupMembership(group=g, members=frozenset(m)) for g, m in members.items() if m],
+    )
+    stores.directory.replace_identities(
+        "chat", [IdentityMapping(account="account:chat:U1", email=CALLER)]
+    )
+
+
+def _identity(args: argparse.Namespace, rounds: int = 100) -> dict[str, Any]:
+    """Identity resolution per query on OpenSearch, without and with the per-caller cache
+    (alternating call by call); the cached side still reads the directory generation."""
+    settings = IndexSettings(
+        opensearch=OpenSearchSettings(url=args.opensearch, index_prefix="permindex-bench-identity")
+    )
+    stores = open_stores(settings, 384)
+    try:
+        _directory(stores)
+        uncached = IdentityResolver(stores.directory, OrgPolicy(tenant=TENANT), cache_size=0)
+        cached = IdentityResolver(stores.directory, OrgPolicy(tenant=TENANT))
+        expected = uncached.resolve(CALLER)
+        assert cached.resolve(CALLER) == expected
+        timings: dict[str, list[float]] = {"uncached": [], "cached": []}
+        for i in range(rounds):
+            pair = [("uncached", uncached), ("cached", cached)]
+            for name, resolver in pair if i % 2 == 0 else pair[::-1]:
+                started = time.perf_counter()
+                principals = resolver.resolve(CALLER)
+                timings[name].append((time.perf_counter() - started) * 1000.0)
+                assert principals == expected
+    finally:
+        stores.close()
+    summary = {
+        name: {
+            "p50_ms": float(np.percentile(values, 50)),
+            "p95_ms": float(np.percentile(values, 95)),
+            "mean_ms": float(np.mean(values)),
+        }
+        for name, values in timings.items()
+    }
+    summary["principals"] = {"count": float(len(expected))}
+    summary["p50_ratio_cached_over_uncached"] = {
+        "value": summary["cached"]["p50_ms"] / summary["uncached"]["p50_ms"]
+    }
+    console.print(
+        f"identity resolution on OpenSearch ({len(expected)} principals), p50 / p95 ms: "
+        f"uncached {summary['uncached']['p50_ms']:.1f} / {summary['uncached']['p95_ms']:.1f}, "
+        f"cached {summary['cached']['p50_ms']:.1f} / {summary['cached']['p95_ms']:.1f}, "
+        f"ratio {summary['p50_ratio_cached_over_uncached']['value']:.3f}"
+    )
+    return summary
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", type=Path, default=Path("../shared/datasets/scifact"))
@@ -240,8 +313,18 @@ def main(argv: list[str] | None = None) -> int:
         "--vector-cache", type=Path, default=Path("var/eval/beir-scifact.vectors.npz")
     )
     parser.add_argument("--json", type=Path, default=Path("bench/results/query.json"))
+    parser.add_argument(
+        "--identity-only", action="store_true", help="Only identity resolution (OpenSearch)."
+    )
     args = parser.parse_args(argv)
     args.index_dir.mkdir(parents=True, exist_ok=True)
+    identity = _identity(args) if "opensearch" in args.backends else None
+    if args.identity_only:
+        out = args.json.with_name(f"{args.json.stem}_identity.json")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps({"identity": identity}, indent=2))
+        console.print(f"wrote {out}")
+        return 0
 
     embedder = SentenceTransformerEmbedder(EmbeddingSettings(model=MODEL))
     corpus = list(iter_corpus(args.dataset))
@@ -296,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                 "noise_sigma": NOISE,
                 "results": results,
                 "p50_ratio_opensearch_over_embedded": ratios,
+                "identity": identity,
             },
             indent=2,
         )

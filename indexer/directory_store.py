@@ -24,3 +24,9 @@ class DirectoryStore(Protocol):
 
     def accounts_of(self, email: str) -> set[str]:
         """Account principals mapped to the normalised ``email``."""
+
+
+@runtime_checkable
+class GenerationalDirectory(Protocol):
+    def generation(self) -> str:
+        """A token that changes whenever any replacement commits; equal tokens, equal contents."""

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 
 from indexer import principals as p
-from indexer.directory_store import DirectoryStore
+from indexer.directory_store import DirectoryStore, GenerationalDirectory
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +26,23 @@ class IdentityResolver:
     Org membership comes from ``org`` (verified domains, members, guests) and from the members
     and guests that trusted sources report: an address the organisation does not know gets its
     own principals only, never the org-wide documents. A guest never gets the org principal.
+
+    When the directory reports a generation (OpenSearch: one request, against the several scans
+    a resolution takes), resolutions are cached per caller and served only while the generation
+    they were made under is still current: any committed replacement (a revoked membership, a
+    remapped account) makes every cached entry stale at the next query, in every process.
     """
 
-    def __init__(self, directory: DirectoryStore, org: p.OrgPolicy) -> None:
+    def __init__(
+        self, directory: DirectoryStore, org: p.OrgPolicy, *, cache_size: int = 4096
+    ) -> None:
         self.directory = directory
         self.org = org
+        self._cache_size = cache_size
+        self._cache: OrderedDict[tuple[str, tuple[str, ...]], tuple[str, frozenset[str]]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
 
     def resolve(
         self,
@@ -41,13 +55,37 @@ class IdentityResolver:
             address = p.normalise_email(email)
         except p.InvalidPrincipalError as exc:
             raise IdentityError(f"cannot resolve caller: {exc}") from exc
-        seeds = {p.user(address)}
-        seeds |= {p.validate_principal(a) for a in self.directory.accounts_of(address)}
         asserted = list(asserted_groups)
         if asserted and not trust_asserted:
             log.info("ignoring %d asserted group(s) from an untrusted caller", len(asserted))
-        elif asserted:
-            seeds |= {_asserted_group(name) for name in asserted}
+            asserted = []
+        groups = tuple(sorted({_asserted_group(name) for name in asserted}))
+        key = (address, groups)
+        # Read before resolving: a replacement committed meanwhile changes the next token, so an
+        # entry is never served past a change it might have missed.
+        generation = (
+            self.directory.generation()
+            if self._cache_size > 0 and isinstance(self.directory, GenerationalDirectory)
+            else None
+        )
+        if generation is not None:
+            with self._lock:
+                cached = self._cache.get(key)
+                if cached is not None and cached[0] == generation:
+                    self._cache.move_to_end(key)
+                    return cached[1]
+        principals = self._resolve(address, groups)
+        if generation is not None:
+            with self._lock:
+                self._cache[key] = (generation, principals)
+                self._cache.move_to_end(key)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+        return principals
+
+    def _resolve(self, address: str, asserted: tuple[str, ...]) -> frozenset[str]:
+        seeds = {p.user(address), *asserted}
+        seeds |= {p.validate_principal(a) for a in self.directory.accounts_of(address)}
         reached = self._expand(seeds)
         if self._is_member(address, reached):
             # Expanded too, so a group that contains the whole org admits its members.

@@ -8,6 +8,7 @@ a replacement that fails halfway leaves the pointer, and so the old set, in plac
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -24,6 +25,8 @@ from indexer.backends.opensearch.mappings import IndexNames, directory_body
 
 ROWS_PER_BULK = 2_000
 MAX_TERMS = 60_000
+# Two pointers (groups, identities) per source: far more sources than any deployment has.
+MAX_POINTERS = 10_000
 
 
 class OpenSearchDirectoryStore:
@@ -69,6 +72,30 @@ class OpenSearchDirectoryStore:
         except ValueError:
             return set()
         return self._values("identity", {"term": {"email": address}}, "account")
+
+    def generation(self) -> str:
+        """The current generation of every source's rows, as one token (one search request).
+
+        A replacement flips its pointer (refreshed) only after its rows are searchable, so a
+        token read before resolving names contents no older than what the resolution reads.
+        """
+        self.ensure_index()
+        response = self.gw.call(
+            self.gw.client.search,
+            index=self.index,
+            body={
+                "size": MAX_POINTERS,
+                "track_total_hits": True,
+                "query": {"term": {"kind": "pointer"}},
+                "_source": ["generation"],
+            },
+        )
+        hits = response["hits"]["hits"]
+        if int(response["hits"]["total"]["value"]) > len(hits):
+            # Not every pointer was read: a token that never repeats disables any cache.
+            return uuid.uuid4().hex
+        pointers = sorted(f"{hit['_id']}={hit['_source']['generation']}" for hit in hits)
+        return hashlib.sha256("\n".join(pointers).encode()).hexdigest()
 
     # -- helpers ----------------------------------------------------------------------------
 
