@@ -31,12 +31,14 @@ QUIET_SCHEDULE = {"incremental": "1h", "full": None, "permissions": None, "group
 # A loaded 2-core machine: everything is polled, with deadlines far beyond what it needs.
 DEADLINE_S = 120.0
 
-# Runs the real CLI in a process whose registry also knows the test source type.
-_LAUNCH = (
-    "import sys, connectors.registry as r; "
-    f"r._PACKAGES = (*r._PACKAGES, {SCOPED_PACKAGE!r}); "
-    "from permindex.cli import app; app(sys.argv[1:])"
-)
+
+def launcher(packages: tuple[str, ...]) -> str:
+    """Runs the real CLI in a process whose registry also knows ``packages``' source types."""
+    return (
+        "import sys, connectors.registry as r; "
+        f"r._PACKAGES = (*r._PACKAGES, *{packages!r}); "
+        "from permindex.cli import app; app(sys.argv[1:])"
+    )
 
 
 def free_port() -> int:
@@ -97,6 +99,9 @@ class Cluster:
     lease_ttl_s: float = 6.0
     leader_ttl_s: float = 4.0
     schedules: dict[str, Any] = field(default_factory=dict)
+    source_packages: tuple[str, ...] = (SCOPED_PACKAGE,)
+    write_batch: int = 4
+    visibility_timeout_s: float = 12.0
     procs: list[Proc] = field(default_factory=list)
 
     @property
@@ -112,10 +117,10 @@ class Cluster:
             "index": {"embedded": {"path": str(self.index_path)}},
             "embedding": {"model": "hashing:64"},
             "sources": self.sources,
-            "sync": {"lease_ttl": f"{self.lease_ttl_s}s", "write_batch_docs": 4},
+            "sync": {"lease_ttl": f"{self.lease_ttl_s}s", "write_batch_docs": self.write_batch},
             "queue": {
                 "broker_url": f"redis://127.0.0.1:{self.redis_port}/{self.redis_db}",
-                "visibility_timeout": "12s",
+                "visibility_timeout": f"{self.visibility_timeout_s}s",
                 "restore_interval": "1s",
                 "lease_retry": "1s",
                 "leader_lease_ttl": f"{self.leader_ttl_s}s",
@@ -130,9 +135,10 @@ class Cluster:
     def start(self, name: str, *args: str) -> Proc:
         log = self.tmp / f"{name}.log"
         env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+        launch = launcher(self.source_packages)
         with log.open("wb") as sink:
             popen = subprocess.Popen(
-                [sys.executable, "-c", _LAUNCH, "--config", str(self.config_path), *args],
+                [sys.executable, "-c", launch, "--config", str(self.config_path), *args],
                 cwd=ROOT,
                 env=env,
                 stdout=sink,
