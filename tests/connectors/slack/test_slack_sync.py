@@ -10,13 +10,9 @@ from indexer.runner import RunType
 from tests.connectors.slack.workspace import DAY, Harness, SimulatedTime, seed
 from tests.emulators.base import RateLimited, ServerError
 
-BOTH = pytest.mark.parametrize(
-    "backend_kind", ["embedded", pytest.param("opensearch", marks=pytest.mark.opensearch)]
-)
 THREAD = "#general: Offsite planning thread @Bob Jones"
 
 
-@BOTH
 def test_a_full_sync_gives_each_person_what_their_channels_hold(harness: Harness) -> None:
     seed(harness.slack)
     harness.sync()
@@ -83,13 +79,16 @@ def test_edits_and_deletions_are_reflected_by_the_next_incremental(harness: Harn
     eng = channels.eng.id
     root = harness.slack.post(eng, people.bob, "incident review notes", time.time() - DAY)
     harness.slack.reply(eng, root.ts, people.alice, "root cause was the cache", time.time() - 80000)
-    harness.sync()
     general = harness.slack.state.channels[channels.general.id]
+    offsite = general.messages[0]
+    reply = harness.slack.reply(general.id, offsite.ts, people.carol, "venue tbd", time.time())
+    harness.sync()
     lunch = next(m for m in general.messages if "pizza" in m.text)
     harness.slack.edit(channels.general.id, lunch.ts, "lunch menu is sushi", time.time())
     parking = next(m for m in general.messages if "parking" in m.text)
     harness.slack.delete(channels.general.id, parking.ts)
     harness.slack.delete(eng, root.ts)  # a parent with replies becomes a tombstone
+    harness.slack.edit(general.id, reply.ts, "venue is the old tram depot", time.time())
 
     record = harness.run(RunType.incremental)
     assert record.status == "succeeded", record.message
@@ -97,6 +96,8 @@ def test_edits_and_deletions_are_reflected_by_the_next_incremental(harness: Harn
     assert len(harness.found("bob@acme.com", "sushi")) == 1
     assert harness.found("bob@acme.com", "parking") == set()
     assert harness.found("alice@acme.com", "cache") == set()  # the deleted thread is gone
+    assert harness.found("bob@acme.com", "tram depot") == {THREAD}  # an edited reply
+    assert harness.found("bob@acme.com", "tbd") == set()
     assert harness.run(RunType.prune).status == "succeeded"
 
 
@@ -194,3 +195,27 @@ def test_archived_channels_follow_the_configured_policy(
     assert harness.run(RunType.incremental).status == "succeeded"
     assert bool(harness.found("alice@acme.com", "freeze")) is kept
     assert harness.found("bob@acme.com", "freeze") == (harness.found("alice@acme.com", "freeze"))
+
+
+def test_groups_report_channels_teams_usergroups_and_the_org(harness: Harness) -> None:
+    people, channels = seed(harness.slack)
+    group = harness.slack.add_usergroup("oncall", [people.alice, people.xavier])
+    harness.sync()
+    members = harness.stores.directory.members_of
+    team = f"group:chat:team:{harness.slack.state.team_id}"
+    assert members(team) == {"user:alice@acme.com", "user:bob@acme.com", "user:carol@acme.com"}
+    assert members("group:chat:@org-guests") == {"user:gina@acme.com"}
+    assert members(f"group:chat:usergroup:{group.id}") == {
+        "user:alice@acme.com",
+        f"account:chat:{people.xavier}",
+    }
+    assert f"account:chat:{people.xavier}" in members(f"group:chat:channel:{channels.connect.id}")
+
+
+def test_a_permissions_run_hides_a_channel_the_bot_left(harness: Harness) -> None:
+    _, channels = seed(harness.slack)
+    harness.sync()
+    bot = harness.slack.state.bot_user_id
+    harness.slack.state.channels[channels.eng.id].members.remove(bot)
+    assert harness.run(RunType.permissions).status == "succeeded"
+    assert harness.found("alice@acme.com", "freeze") == set()
