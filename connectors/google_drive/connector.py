@@ -290,16 +290,21 @@ class GoogleDriveConnector(Connector):
             parent = pending.pop()
             query = f"'{parent}' in parents"
             for page in self._drive.file_pages(scope.subject, scope.drive_id, query):
-                live: list[DriveFile] = []
+                # A child owned by another user of the tenant is indexed under its owner's
+                # scope, whose feed gets no change when this folder's sharing changes.
+                live: dict[Scope, list[DriveFile]] = {}
                 for child in page:
                     if child.is_folder and child.id not in visited:
                         visited.add(child.id)
                         pending.append(child.id)
                     if child.trashed or folder.trashed:
                         yield self._deleted(scope, child.id)
-                    elif self._indexable(scope, child):
-                        live.append(child)
-                yield from self._documents(scope, live, context)
+                        continue
+                    home = self._home(scope, child)
+                    if home is not None and self._indexable(home, child):
+                        live.setdefault(home, []).append(child)
+                for home, children in live.items():
+                    yield from self._documents(home, children, context)
 
     # Documents.
 
@@ -314,6 +319,16 @@ class GoogleDriveConnector(Connector):
         # owned outside the organisation is indexed under each user it is shared with.
         return owner == scope.key or owner is None or owner not in tenant
 
+    def _home(self, scope: Scope, file: DriveFile) -> Scope | None:
+        """The scope ``file`` is indexed under, as seen from ``scope``; None: none we read."""
+        if self._in_scope(scope, file):
+            return scope
+        owner = _email_or_none(file.owner)
+        if scope.kind == "user" and not file.drive_id and owner in (self._tenant_users or ()):
+            assert owner is not None
+            return Scope("user", owner, owner)
+        return None
+
     def _indexable(self, scope: Scope, file: DriveFile) -> bool:
         return (
             not file.trashed
@@ -327,7 +342,10 @@ class GoogleDriveConnector(Connector):
 
     def _acl(self, scope: Scope, file: DriveFile) -> tuple[Acl, str | None]:
         """The file's ACL, and why it is empty when its permissions cannot be read."""
-        permissions = self._drive.permissions(scope.subject, file)
+        try:
+            permissions = self._drive.permissions(scope.subject, file)
+        except RequestRejected as exc:
+            return frozenset(), f"permissions unreadable: {exc}"
         if permissions is None:
             return frozenset(), "permissions.list: HTTP 404 (gone or no longer readable)"
         acl = acl_of(permissions, file, source_id=self.source_id, org=self._org, now=self._clock)

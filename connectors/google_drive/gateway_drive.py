@@ -54,6 +54,11 @@ PERMISSION_FIELDS = (
     "nextPageToken,permissions(id,type,role,emailAddress,domain,allowFileDiscovery,deleted,"
     "expirationTime,permissionDetails(permissionType,role,inherited,inheritedFrom))"
 )
+# 403 reasons that concern one file (a reader who may not list its permissions, a file that
+# cannot be downloaded or exported), as opposed to a credential or scope refused.
+FILE_REFUSALS = frozenset(
+    {"insufficientFilePermissions", "fileNotDownloadable", "exportSizeLimitExceeded"}
+)
 # Google's documented maximum page size of permissions.list.
 PERMISSIONS_PAGE = 100
 
@@ -151,6 +156,9 @@ def raise_mapped(exc: HttpError, what: str) -> None:
     """Raise what ``exc`` stands for; return only for a 404."""
     status = int(exc.resp.status)
     reason = error_reason(exc)
+    if status == 403 and reason in FILE_REFUSALS:
+        # One file refused to this subject, not a credential revoked: fail that file only.
+        raise RequestRejected(f"{what}: HTTP 403 ({reason})", status) from exc
     outcome = error_for_status(
         status,
         {str(k): str(v) for k, v in dict(exc.resp).items()},

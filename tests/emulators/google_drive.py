@@ -106,6 +106,8 @@ class Item:
     grants: list[Grant] = field(default_factory=list)
     limited: bool = False
     resource_key: str | None = None
+    # Only the owner may list the permissions (Drive refuses readers of some files).
+    permissions_hidden: bool = False
 
 
 @dataclass
@@ -355,12 +357,14 @@ class DriveEmulator(Emulator):
         """(grant, inherited, inherited from) of ``item``, own grants first, deduplicated."""
         found: list[tuple[Grant, bool, str | None]] = [(g, False, None) for g in item.grants]
         if item.owner:
-            owner = Grant(id=f"owner-{item.owner}", type="user", role="owner", email=item.owner)
-            found.insert(0, (owner, False, None))
+            found.insert(0, (_owner_grant(item.owner), False, None))
         cut = item.limited
         node = item
         while not cut and node.parents and node.parents[0] in self.state.items:
             node = self.state.items[node.parents[0]]
+            if node.owner:
+                # A folder's owner can open everything in it.
+                found.append((_owner_grant(node.owner), True, node.id))
             found += [(g, True, node.id) for g in node.grants]
             cut = node.limited
         if item.drive is not None:
@@ -591,6 +595,8 @@ class DriveEmulator(Emulator):
             self.can_read(caller, item) or (admin and caller == self.state.admin)
         ):
             return google_error(404, "notFound", f"File not found: {file_id}.")
+        if item.permissions_hidden and caller != item.owner:
+            return google_error(403, "insufficientFilePermissions", "Insufficient permissions")
         grants = [
             g.resource(inherited, source, item.drive is not None)
             for g, inherited, source in self.effective(item)
@@ -600,6 +606,10 @@ class DriveEmulator(Emulator):
         if token:
             body["nextPageToken"] = token
         return ApiResponse(body=body)
+
+
+def _owner_grant(email: str) -> Grant:
+    return Grant(id=f"owner-{email}", type="user", role="owner", email=email)
 
 
 def _kind(member: str) -> tuple[str, str]:

@@ -269,3 +269,38 @@ def test_removed_on_a_users_feed_is_checked_before_deleting(workspace: Workspace
     drive.unshare(shared, grant.id)
     incremental(ws)
     assert ws.found("partner", CAROL) == set()
+
+
+def test_a_folder_share_reaches_files_other_users_put_in_it(workspace: Workspace) -> None:
+    ws, drive = workspace, workspace.drive
+    folder = drive.add_folder("Shared work", owner=BOB)
+    drive.add_file("Alice's draft", "zebra draft by alice", parent=folder, owner=ALICE)
+    assert ws.run(RunType.full).status == "succeeded"
+    assert ws.found("draft", DAVE) == set()
+
+    grant = drive.grant(type="user", email=DAVE)
+    drive.share(folder, grant)  # a change in Bob's feed only; the file is Alice's
+    incremental(ws)
+    assert ws.found("draft", DAVE) == {"Alice's draft"}
+    assert ws.found("draft", BOB) == {"Alice's draft"}
+
+
+def test_a_file_whose_permissions_cannot_be_read_is_recorded_and_visible_to_nobody(
+    workspace: Workspace,
+) -> None:
+    ws, drive = workspace, workspace.drive
+    hidden = drive.add_file(
+        "Partner plan",
+        "zebra partner plan",
+        owner=OUTSIDER,
+        grants=[drive.grant(type="user", email=CAROL)],
+    )
+    drive.state.items[hidden].permissions_hidden = True
+    drive.add_file("Ordinary", "zebra ordinary", owner=CAROL)
+
+    record = ws.run(RunType.full)
+
+    assert record.status == "succeeded", record.message
+    assert [e.doc_id.rsplit("/", 1)[1] for e in record.errors] == [hidden]
+    assert "insufficientFilePermissions" in record.errors[0].reason
+    assert ws.found("zebra", CAROL) == {"Ordinary"}
