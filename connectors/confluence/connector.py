@@ -115,6 +115,7 @@ class ConfluenceConnector(Connector):
         self._timezone_known = False
         # Accounts whose profile hides their email, as the last identities() counted them.
         self.hidden_emails = 0
+        self._titles: dict[str, str | None] = {}
 
     # -- contract -------------------------------------------------------------------------
 
@@ -140,6 +141,7 @@ class ConfluenceConnector(Connector):
         if not self._timezone_known:
             self.validate()
         reader = LayerReader(self._gateway, self.source_id, self._org)
+        self._titles = {}  # breadcrumbs: each ancestor's title read once a run
         spaces = self._spaces()
         value = checkpoint.value if checkpoint is not None else {}
         since = None if context.full else _parse_time(value.get("since"))
@@ -403,7 +405,7 @@ class ConfluenceConnector(Connector):
             for label in ((content.get("labels") or {}).get("results") or [])
             if isinstance(label, dict) and isinstance(label.get("name"), str)
         ]
-        titles = [self._gateway.node_title(kind, ident) for kind, ident in ancestors]
+        titles = [self._title(kind, ident) for kind, ident in ancestors]
         webui = (content.get("_links") or {}).get("webui")
         updated = _parse_time(version.get("createdAt")) or self._clock()
         return SourceDocument(
@@ -427,6 +429,11 @@ class ConfluenceConnector(Connector):
             version=_version(item.content_type, version.get("number")),
             acl=acl,
         )
+
+    def _title(self, kind: str, ident: str) -> str | None:
+        if ident not in self._titles:
+            self._titles[ident] = self._gateway.node_title(kind, ident)
+        return self._titles[ident]
 
     def _reconcile(
         self, spaces: list[Space], context: SyncContext, reader: LayerReader, handled: set[str]
