@@ -48,7 +48,7 @@ from connectors.events import (
 )
 from connectors.jira.access import ACL_FIELDS, NOBODY, AccessResolver, ProjectAccess
 from connectors.jira.adf import adf_to_text
-from connectors.jira.gateway import BULK_FETCH_MAX, JiraGateway
+from connectors.jira.gateway import BULK_FETCH_MAX, JiraGateway, SearchPage
 from connectors.jira.models import Issue, Project
 from connectors.org import OrgPolicy, members_group
 from connectors.principals import InvalidPrincipalError, account, group
@@ -133,17 +133,20 @@ class JiraConnector(Connector):
             cursors = {str(k): int(v) for k, v in checkpoint.value.get("cursors", {}).items()}
         for project in self._projects(gateway):
             since = None if context.full else cursors.get(project.id)
+            reached = cursors.get(project.id)
             try:
                 for event in self._project_changes(gateway, resolver, project, since, context):
                     if isinstance(event, int):
-                        cursors[project.id] = max(event, cursors.get(project.id, 0))
+                        reached = event if reached is None else max(event, reached)
                     else:
                         yield event
             except (RetryableError, SourceUnavailableError):
                 raise
             except ConnectorError as exc:
-                yield ScopeFailed(scope=project.key, reason=str(exc))
+                yield ScopeFailed(scope=project.key, reason=str(exc))  # its cursor stays
                 continue
+            if reached is not None:
+                cursors[project.id] = reached
             yield CheckpointReached(checkpoint=self._checkpoint(cursors))
         self._log_unknown(resolver)
         yield CheckpointReached(checkpoint=self._checkpoint(cursors))
@@ -160,7 +163,7 @@ class JiraConnector(Connector):
         for project in projects:
             try:
                 for page in self._pages(self._gateway, self._jql(project, None, "id"), (), True):
-                    for issue in page:
+                    for issue in page.issues:
                         yield LiveId(external_id=issue.id)
             except (RetryableError, SourceUnavailableError):
                 raise
@@ -187,7 +190,7 @@ class JiraConnector(Connector):
             try:
                 fields = (*ACL_FIELDS, *sorted(access.custom_fields))
                 for page in self._pages(gateway, self._jql(project, None, "id"), fields, False):
-                    for issue in self._with_level_fields(gateway, resolver, page, fields):
+                    for issue in self._with_level_fields(gateway, resolver, page.issues, fields):
                         seen.add(issue.id)
                         acl, _ = resolver.issue_acl(access, issue.fields)
                         yield self._acl_event(issue.id, acl)
@@ -282,7 +285,7 @@ class JiraConnector(Connector):
                 ),
                 start=1,
             ):
-                issues = self._with_level_fields(gateway, resolver, page, fields)
+                issues = self._with_level_fields(gateway, resolver, page.issues, fields)
                 yield from self._page_events(gateway, resolver, access, issues, context)
                 for issue in issues:
                     stamp = _ms(issue.fields.get("updated"))
@@ -290,7 +293,7 @@ class JiraConnector(Connector):
                         highest = stamp if highest is None else max(highest, stamp)
                 if highest is not None:
                     yield highest
-                if pages >= self._max_pages:
+                if pages >= self._max_pages and page.next_token is not None:
                     reached_end = False
                     break
             if reached_end:
@@ -415,13 +418,13 @@ class JiraConnector(Connector):
         ids_only: bool,
         *,
         cap: bool = True,
-    ) -> Iterator[tuple[Issue, ...]]:
+    ) -> Iterator[SearchPage]:
         token: str | None = None
         pages = 0
         while True:
             page = gateway.search(jql, fields, token, ids_only=ids_only)
             pages += 1
-            yield page.issues
+            yield page
             if page.next_token is None:
                 return
             if cap and pages >= self._max_pages * 50:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from connectors.errors import RetryableError
 from indexer.records import SearchFilters
 from indexer.runner import RunType
@@ -258,3 +260,53 @@ def test_a_retryable_error_past_the_gateway_budget_reaches_the_runner(
         assert "503" in str(exc)
     else:
         raise AssertionError("a source refusing every call must raise RetryableError")
+
+
+def test_windows_past_the_page_cap_restart_at_the_last_updated_and_index_everything(
+    jira: JiraEmulator, site: Site, harness: Harness
+) -> None:
+    for n in range(5):
+        jira.add_issue(site.ops_project, f"Rota {n}", f"zebrafish rota week {n}", site.bob)
+    jira.page_size = 2
+    capped = Harness(jira, harness.stores, max_pages=1)
+
+    capped.sync()
+
+    windows = [c for c in jira.calls if c.route == "search/jql" and c.method == "post"]
+    assert len(windows) >= 4  # one page per window: the cap, not the last page, ended each
+    assert len(capped.found("carol@acme.com", "zebrafish rota")) == 5
+
+
+def test_an_oauth_bearer_token_syncs_and_a_wrong_token_is_a_configuration_error(
+    jira: JiraEmulator, site: Site, harness: Harness
+) -> None:
+    from pydantic import SecretStr
+
+    from connectors.errors import ConnectorConfigError
+    from connectors.jira.config import ApiTokenAuth, BearerAuth
+    from connectors.jira.connector import JiraConnector
+    from connectors.jira.gateway import JiraGateway
+    from tests.connectors.jira.harness import ORG
+
+    def connector(auth: ApiTokenAuth | BearerAuth) -> JiraConnector:
+        gateway = JiraGateway(jira.url, auth, timeout_s=10)
+        return JiraConnector(source_id="jira", gateway=gateway, org=ORG, clock=_now)
+
+    bearer = connector(BearerAuth(token=SecretStr(next(iter(jira.state.bearer_tokens)))))
+    bearer.validate()
+    assert {e.external_id for e in bearer.list_live_ids() if e.kind == "live"} == {
+        site.login,
+        site.billing,
+        site.runbook,
+    }
+    wrong = connector(ApiTokenAuth(email="bot@acme.com", token=SecretStr("not-the-token")))
+    try:
+        wrong.validate()
+    except ConnectorConfigError as exc:
+        assert "credential refused" in str(exc)
+    else:
+        raise AssertionError("a refused credential must fail validation")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
