@@ -106,8 +106,13 @@ class JiraGateway:
         *,
         params: dict[str, Any] | None = None,
         body: dict[str, Any] | None = None,
+        forbidden_is_refusal: bool = False,
     ) -> Any:
-        """The decoded JSON of one request, retried by the shared policy; None for a 404."""
+        """The decoded JSON of one request, retried by the shared policy; None for a 404.
+
+        ``forbidden_is_refusal``: a 403 refuses this one read (schemes and level members need
+        Administer Jira), so it fails what depends on it instead of stopping the run.
+        """
         what = f"Jira {method} {path}"
 
         def attempt() -> Any:
@@ -130,6 +135,8 @@ class JiraGateway:
                     raise transport from exc
                 raise SourceUnavailableError(f"{what}: {exc}") from exc
             assert isinstance(response, requests.Response)
+            if response.status_code == 403 and forbidden_is_refusal:
+                raise RequestRejected(f"{what}: HTTP 403, not allowed to read it", 403)
             if isinstance(
                 raise_for_status(response.status_code, response.headers, what=what), NotFound
             ):
@@ -147,11 +154,18 @@ class JiraGateway:
         except ValidationError as exc:
             raise MalformedResponse(f"{what}: {exc.error_count()} invalid field(s)") from exc
 
-    def _paged(self, path: str, params: dict[str, Any]) -> Iterator[Any]:
+    def _paged(
+        self, path: str, params: dict[str, Any], *, forbidden_is_refusal: bool = False
+    ) -> Iterator[Any]:
         """``values`` of a startAt/isLast page bean, every page."""
         start = 0
         while True:
-            page = self._call("GET", path, params={**params, "startAt": start, "maxResults": _PAGE})
+            page = self._call(
+                "GET",
+                path,
+                params={**params, "startAt": start, "maxResults": _PAGE},
+                forbidden_is_refusal=forbidden_is_refusal,
+            )
             if page is None:
                 raise RequestRejected(f"Jira GET {path}: not found", 404)
             values = page.get("values") if isinstance(page, dict) else None
@@ -180,18 +194,24 @@ class JiraGateway:
             "GET",
             f"project/{project_id}/permissionscheme",
             params={"expand": "permissions,user,group,projectRole,field"},
+            forbidden_is_refusal=True,
         )
         return None if data is None else self._model(PermissionScheme, data, "permissionscheme")
 
     def project_role(self, project_id: str, role_id: str) -> ProjectRole | None:
         data = self._call(
-            "GET", f"project/{project_id}/role/{role_id}", params={"excludeInactiveUsers": "true"}
+            "GET",
+            f"project/{project_id}/role/{role_id}",
+            params={"excludeInactiveUsers": "true"},
+            forbidden_is_refusal=True,
         )
         return None if data is None else self._model(ProjectRole, data, "project role")
 
     def level_members(self, level_id: str) -> list[LevelMember]:
         found = self._paged(
-            "issuesecurityschemes/level/member", {"levelId": level_id, "expand": "user,group"}
+            "issuesecurityschemes/level/member",
+            {"levelId": level_id, "expand": "user,group"},
+            forbidden_is_refusal=True,
         )
         return [self._model(LevelMember, value, "level member") for value in found]
 

@@ -310,3 +310,25 @@ def test_an_oauth_bearer_token_syncs_and_a_wrong_token_is_a_configuration_error(
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def test_level_members_the_credential_may_not_read_hide_those_issues_and_the_run_goes_on(
+    harness: Harness, jira: JiraEmulator, site: Site
+) -> None:
+    harness.sync()
+    assert harness.who_finds("pricing overhaul") == {"alice"}
+    jira.handlers["level/member"] = lambda _request: ApiResponse(
+        403, {"errorMessages": ["You need the Administer Jira permission."], "errors": {}}
+    )
+    jira.edit_issue(site.login, summary="Login outage fixed")
+
+    record = harness.run(RunType.permissions)
+
+    assert [e.doc_id for e in record.errors] == [] and record.counts.acl_updated == 1
+    assert harness.who_finds("pricing overhaul") == set()
+    assert harness.who_finds("login sessions") == {"alice", "bob", "dave"}
+    record = harness.run(RunType.full)
+    assert [e.doc_id for e in record.errors] == [f"jira:{site.billing}"]
+    assert "not allowed" in record.errors[0].reason
+    assert harness.who_finds("pricing overhaul") == set()
+    assert harness.who_finds("outage fixed") == {"alice", "bob", "dave"}
