@@ -108,7 +108,11 @@ class GoogleDriveConnector(Connector):
         scopes = self._scopes()
         current = {scope.name for scope in scopes}
         for name in sorted(set(tokens) - current):
-            gone = yield from self._forget_scope(name, context)
+            try:
+                gone = yield from self._forget_scope(name, context)
+            except RequestRejected as exc:
+                yield ScopeFailed(scope=name, reason=str(exc))
+                continue
             if gone:
                 del tokens[name]
                 yield self._checkpoint(tokens)
