@@ -28,7 +28,7 @@ class JiraKit:
         self.jira = jira
         self.site: Site = seed_site(jira)
         rng = random.Random(5)
-        for n in range(6):
+        for n in range(4):
             self._create(rng, n)
 
     def connector(self) -> Connector:

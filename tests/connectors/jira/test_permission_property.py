@@ -154,7 +154,7 @@ def public_issues(jira: JiraEmulator, issue_ids: list[str]) -> set[str]:
 
 
 @settings(
-    max_examples=10,
+    max_examples=8,
     phases=[Phase.explicit, Phase.generate],  # no shrinking: a failure prints its plan
     derandomize=True,
     deadline=None,
