@@ -27,8 +27,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-from bench.synthetic_source import VERSION_BATCH, SourceState  # noqa: E402
+from synthetic_source import VERSION_BATCH, SourceState  # noqa: E402
+
 from connectors.contract import EMPTY_INDEX, Capabilities, Connector, SyncContext  # noqa: E402
 from connectors.events import (  # noqa: E402
     ChangeEvent,
