@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from indexer.backends.embedded import open_embedded
@@ -162,6 +162,35 @@ def public_issues(jira: JiraEmulator, issue_ids: list[str]) -> set[str]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(plan=PLAN)
+# "anyone" in the scheme and a group level: the level alone decides (org admits no account).
+@example(
+    plan={
+        "members": [frozenset({0, 3}), frozenset({1}), frozenset()],
+        "licensed": frozenset({0}),
+        "inactive": None,
+        "schemes": [[("anyone", None)], [("user", 2), ("anyone", None)]],
+        "roles": [[], []],
+        "levels": [[("group", 0)], [("reporter", None)]],
+        "issues": [
+            {
+                "project": 0,
+                "reporter": 1,
+                "assignee": None,
+                "level": 0,
+                "user_field": None,
+                "group_field": None,
+            },
+            {
+                "project": 1,
+                "reporter": 1,
+                "assignee": 2,
+                "level": 1,
+                "user_field": None,
+                "group_field": None,
+            },
+        ],
+    }
+)
 def test_search_matches_jiras_own_browse_semantics_for_every_user(
     jira_server: JiraEmulator, plan: dict[str, Any]
 ) -> None:
