@@ -22,6 +22,10 @@ from indexer.backends import Stores, open_stores
 from indexer.runner import ANSWERED
 from indexer.settings import IndexSettings
 from indexer.state_store import RunRecord
+from permindex.config import load_config
+from permindex.runtime import open_runtime
+from schedules.commands import SourceStatus, StatusReport, status
+from schedules.queue_state import QueueState
 
 ROOT = Path(__file__).resolve().parents[2]
 REDIS_SCRIPT = ROOT / "deploy" / "local-redis" / "redis"
@@ -175,6 +179,13 @@ class Cluster:
         finally:
             stores.close()
 
+    def status(self) -> StatusReport:
+        """What `permindex status` reports, from this process."""
+        return _status(self)
+
+    def status_of(self, source_id: str) -> SourceStatus:
+        return next(s for s in self.status().sources if s.source_id == source_id)
+
     def documents(self, source_id: str) -> tuple[list[str], int]:
         """External ids of the source's indexed documents, and its chunk count."""
         stores = self.stores()
@@ -185,6 +196,13 @@ class Cluster:
             return ids, 0 if stats is None else stats.chunks
         finally:
             stores.close()
+
+
+def _status(cluster: Cluster) -> StatusReport:
+    config = load_config(cluster.config_path)
+    queue = QueueState.from_url(config.queue.broker_url or "", config.queue.queue)
+    with open_runtime(config) as runtime:
+        return status(runtime, queue=queue)
 
 
 def answered(runs: list[RunRecord], request_ids: set[str]) -> dict[str, list[RunRecord]]:

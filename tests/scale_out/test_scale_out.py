@@ -14,11 +14,13 @@ from typing import Any
 
 import pytest
 
+from connectors import registry
 from indexer.run_types import RunType
 from indexer.state_store import RunRecord
 from schedules.work import WorkItem
 from tests.scale_out.conftest import ClusterFactory, enqueuer_for
 from tests.scale_out.harness import (
+    SCOPED_PACKAGE,
     Cluster,
     Proc,
     answered,
@@ -59,6 +61,9 @@ SCHEDULES = {"default": NEVER, "sources": {"epsilon": {"incremental": "2s"}}}
 
 @pytest.fixture(scope="module")
 def cluster(make_cluster: ClusterFactory) -> Iterator[Cluster]:
+    # This process reads the same configuration (status): its registry needs the test type too.
+    patch = pytest.MonkeyPatch()
+    patch.setattr(registry, "_PACKAGES", (*registry._PACKAGES, SCOPED_PACKAGE))
     made = make_cluster(
         sources=list(SOURCES.values()), schedules=SCHEDULES, leader_ttl_s=LEADER_TTL_S
     )
@@ -68,6 +73,7 @@ def cluster(make_cluster: ClusterFactory) -> Iterator[Cluster]:
     for proc in procs:
         wait_ready(proc, " ready." if proc.name.startswith("worker") else "scheduled ")
     yield made
+    patch.undo()
 
 
 def workers(cluster: Cluster) -> list[Proc]:
@@ -143,6 +149,15 @@ def test_two_workers_finish_every_scope_of_two_sources_exactly_once(cluster: Clu
     # Both processes took work: the scopes of one source were spread over them.
     counts = [len(taken(p, "alpha")) + len(taken(p, "beta")) for p in workers(cluster)]
     assert len(counts) == 2 and all(counts), counts
+    # What `permindex status` reports: each scope's last run, and the scheduled source's next run.
+    report = cluster.status()
+    alpha = next(s for s in report.sources if s.source_id == "alpha")
+    assert [(s.scope, s.last_status) for s in alpha.scopes] == [
+        (scope, "succeeded") for scope in iter_scopes(SOURCES["alpha"])
+    ]
+    assert report.queue_depth is not None and report.queue_error is None
+    next_runs = wait_until(lambda: cluster.status_of("epsilon").next_runs, "epsilon's next run")
+    assert set(next_runs) == {"incremental"}
 
 
 def test_a_worker_killed_mid_scope_is_redelivered_and_converges(cluster: Cluster) -> None:
