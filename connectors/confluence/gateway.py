@@ -78,6 +78,7 @@ class ConfluenceGateway:
         budget: TokenBucket | None = None,
         timeout_s: float = 30.0,
         page_size: int = 100,
+        restriction_page_size: int = 100,
     ) -> None:
         self.site = base_url.rstrip("/")
         if self.site.endswith("/wiki"):
@@ -85,6 +86,8 @@ class ConfluenceGateway:
         self.policy = policy or GatewayRetryPolicy()
         self.budget = budget
         self.page_size = page_size
+        # The restriction endpoint's default and documented page (users and groups each).
+        self.restriction_page_size = restriction_page_size
         common: dict[str, Any] = {
             "cloud": True,
             "advanced_mode": True,
@@ -263,7 +266,7 @@ class ConfluenceGateway:
         accounts: list[str] = []
         groups: list[str] = []
         unkeyed = 0
-        start, limit = 0, self.page_size
+        start, limit = 0, self.restriction_page_size
         while True:
             answer = self.get(
                 f"{V1}/content/{content_id}/restriction/byOperation/read",

@@ -37,6 +37,7 @@ def connector(
         api_token=emulator.state.api_token,
         policy=GatewayRetryPolicy(attempts=4, sleep=recorded.append, max_total_s=3600),
         page_size=options.pop("page_size", 2),
+        restriction_page_size=options.pop("restriction_page_size", 2),
         timeout_s=5,
     )
     return ConfluenceConnector(

@@ -21,7 +21,7 @@ class ConfluenceKit:
         self._serial = 0
 
     def connector(self) -> Connector:
-        return connector(self.site)
+        return connector(self.site, page_size=4, restriction_page_size=100)
 
     def change(self, rng: random.Random) -> None:
         site = self.site
