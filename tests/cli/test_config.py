@@ -137,7 +137,8 @@ service: {port: 8181, max_top_k: 20}
 
 def test_unknown_source_type_names_the_known_ones(tmp_path: Path) -> None:
     path = write(tmp_path / "t.yaml", "sources:\n  - type: sharepoint\n    id: sp\n")
-    with pytest.raises(ConfigError, match=r"unknown source type 'sharepoint' \(known: folder\)"):
+    known = "confluence, folder, google_drive, jira, slack"
+    with pytest.raises(ConfigError, match=rf"unknown source type 'sharepoint' \(known: {known}\)"):
         load_config(path)
 
 
