@@ -33,9 +33,11 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from opensearchpy import OpenSearch, helpers
 from rich.console import Console
 from rich.table import Table
@@ -48,13 +50,20 @@ from indexer.backends.embedded.fts_query import fts_match_expression  # noqa: E4
 from indexer.backends.embedded.index import BODY_WEIGHT, TITLE_WEIGHT  # noqa: E402
 from indexer.backends.opensearch.mappings import chunks_body  # noqa: E402
 from indexer.backends.opensearch.queries import keyword_body  # noqa: E402
-from indexer.records import SearchFilters  # noqa: E402
-from indexer.settings import OpenSearchSettings  # noqa: E402
+from indexer.embedding import make_embedder  # noqa: E402
+from indexer.records import Hit, SearchFilters  # noqa: E402
+from indexer.settings import EmbeddingSettings, OpenSearchSettings  # noqa: E402
 from retrieval.evaluation.beir import BeirDocument, iter_corpus, load_beir_eval_set  # noqa: E402
+from retrieval.evaluation.ingest import CORPUS_TIME, VectorCache, content_fingerprint  # noqa: E402
 from retrieval.evaluation.metrics import quality  # noqa: E402
+from retrieval.fusion import fuse_minmax, fuse_rrf, merge_legs  # noqa: E402
+from retrieval.settings import RetrievalSettings  # noqa: E402
 
 ACL = "org:bench"
 DEPTH = 100
+MODEL = "all-MiniLM-L6-v2"
+FTS5 = "fts5 (embedded backend)"
+BACKEND = "backend (production query + mapping)"
 # Lucene's English stop words (EnglishAnalyzer.ENGLISH_STOP_WORDS_SET, the `_english_` list).
 _ENGLISH_STOP = "a an and are as at be but by for if in into is it no not of on or such that the"
 ENGLISH_STOP = frozenset(
@@ -209,10 +218,13 @@ def _build(client: OpenSearch, index: str, body: dict[str, Any], docs: list[Beir
     client.indices.refresh(index=index)
 
 
+Ranking = dict[str, list[tuple[str, float]]]
+
+
 def _run_opensearch(
     client: OpenSearch, index: str, queries: dict[str, str], body_of: Callable[[str], Any]
-) -> dict[str, list[str]]:
-    rankings: dict[str, list[str]] = {}
+) -> Ranking:
+    rankings: Ranking = {}
     ids = list(queries)
     for start in range(0, len(ids), 50):
         batch = ids[start : start + 50]
@@ -224,7 +236,9 @@ def _run_opensearch(
         ):
             if "error" in response:
                 raise RuntimeError(f"query {qid}: {response['error']}")
-            rankings[qid] = [h["_source"]["external_id"] for h in response["hits"]["hits"]]
+            rankings[qid] = [
+                (h["_source"]["external_id"], float(h["_score"])) for h in response["hits"]["hits"]
+            ]
     return rankings
 
 
@@ -247,7 +261,7 @@ def _backend_query(query: str) -> dict[str, Any]:
     return body
 
 
-def _run_fts5(documents: list[BeirDocument], queries: dict[str, str]) -> dict[str, list[str]]:
+def _run_fts5(documents: list[BeirDocument], queries: dict[str, str]) -> Ranking:
     conn = sqlite3.connect(":memory:")
     conn.execute(
         "CREATE VIRTUAL TABLE t USING fts5 (external_id UNINDEXED, title, body,"
@@ -256,19 +270,78 @@ def _run_fts5(documents: list[BeirDocument], queries: dict[str, str]) -> dict[st
     conn.executemany(
         "INSERT INTO t VALUES (?, ?, ?)", [(d.id, d.title, d.text or d.title) for d in documents]
     )
-    rankings: dict[str, list[str]] = {}
+    rankings: Ranking = {}
     for qid, text in queries.items():
         expression = fts_match_expression(text)
         if expression is None:
             rankings[qid] = []
             continue
         rows = conn.execute(
-            f"SELECT external_id FROM t WHERE t MATCH ?"
+            f"SELECT external_id, -bm25(t, 0, {TITLE_WEIGHT}, {BODY_WEIGHT}) FROM t WHERE t MATCH ?"
             f" ORDER BY bm25(t, 0, {TITLE_WEIGHT}, {BODY_WEIGHT}) LIMIT {DEPTH}",
             (expression,),
         ).fetchall()
-        rankings[qid] = [row[0] for row in rows]
+        rankings[qid] = [(row[0], float(row[1])) for row in rows]
     return rankings
+
+
+def _hit(doc_id: str, score: float) -> Hit:
+    # Fusion reads only ids, scores and highlights; the other fields are placeholders.
+    return Hit(
+        chunk_id=doc_id,
+        doc_id=doc_id,
+        source_id="bench",
+        external_id=doc_id,
+        chunk_index=0,
+        text="",
+        title="",
+        doc_type="abstract",
+        content_type="text/plain",
+        updated_at=CORPUS_TIME,
+        acl=frozenset({ACL}),
+        score=score,
+    )
+
+
+def _dense(
+    documents: list[BeirDocument], queries: dict[str, str], vectors: Path
+) -> tuple[Ranking, float]:
+    """Exact inner-product top 100 (what the embedded backend computes; Lucene HNSW returns the
+    same lists at this size), from the corpus vectors ``permindex eval`` cached."""
+    cache = VectorCache(vectors)
+    rows = [cache.get(content_fingerprint(d, MODEL)) for d in documents]
+    missing = sum(row is None for row in rows)
+    if missing:
+        raise SystemExit(f"{vectors}: {missing} corpus vectors missing; run permindex eval first")
+    matrix = np.stack([row for row in rows if row is not None])
+    embedder = make_embedder(EmbeddingSettings(model=MODEL))
+    started = time.perf_counter()
+    rankings: Ranking = {}
+    for qid, text in queries.items():
+        scores = matrix @ np.asarray(embedder.embed_query(text), dtype=np.float32)
+        best = np.argsort(-scores, kind="stable")[:DEPTH]
+        rankings[qid] = [(documents[i].id, float(scores[i])) for i in best]
+    return rankings, time.perf_counter() - started
+
+
+def _fused(keyword: Ranking, dense: Ranking, method: str) -> dict[str, list[str]]:
+    settings = RetrievalSettings()
+    fused: dict[str, list[str]] = {}
+    for qid in dense:
+        merged = merge_legs(
+            [_hit(d, s) for d, s in keyword.get(qid, [])], [_hit(d, s) for d, s in dense[qid]]
+        )
+        ranked = (
+            fuse_minmax(merged, settings.keyword_weight)
+            if method == "minmax"
+            else fuse_rrf(merged, settings.rrf_k)
+        )
+        fused[qid] = [c.doc_id for c in ranked]
+    return fused
+
+
+def _ids(rankings: Ranking) -> dict[str, list[str]]:
+    return {qid: [doc for doc, _ in ranked] for qid, ranked in rankings.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,6 +352,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefix", default="bench-keyword-quality")
     parser.add_argument("--json", type=Path, default=Path("bench/results/keyword_quality.json"))
     parser.add_argument("--keep", action="store_true", help="Keep the scratch indices.")
+    parser.add_argument(
+        "--vectors",
+        type=Path,
+        default=None,
+        help="Corpus vectors (.npz from permindex eval): adds hybrid rows (min-max 0.5, RRF).",
+    )
+    parser.add_argument(
+        "--only", action="append", default=[], help="Run only variants containing this text."
+    )
     args = parser.parse_args(argv)
     console = Console()
 
@@ -286,25 +368,23 @@ def main(argv: list[str] | None = None) -> int:
     queries = {case.id: case.query for case in evalset.cases}
     qrels = {case.id: dict(case.relevant) for case in evalset.cases}
     documents = list(iter_corpus(args.beir))
-    results: dict[str, dict[str, float]] = {}
-    rankings_by: dict[str, dict[str, list[str]]] = {}
+    variants = [v for v in VARIANTS if not args.only or any(o in v.name for o in args.only)]
+    rankings_by: dict[str, Ranking] = {}
 
     started = time.perf_counter()
-    rankings_by["fts5 (embedded backend)"] = _run_fts5(documents, queries)
+    rankings_by[FTS5] = _run_fts5(documents, queries)
     console.print(f"fts5 done in {time.perf_counter() - started:.1f} s")
 
     client = OpenSearch(args.url, timeout=120)
     indices: dict[str, str] = {}
     try:
-        for analysis in sorted({v.analysis for v in VARIANTS}):
+        for analysis in sorted({v.analysis for v in variants}):
             indices[analysis] = f"{args.prefix}-{analysis}"
             _build(client, indices[analysis], _scratch_body(ANALYSES[analysis]), documents)
         indices["backend"] = f"{args.prefix}-backend"
         _build(client, indices["backend"], _backend_body(), documents)
-        rankings_by["backend (production query + mapping)"] = _run_opensearch(
-            client, indices["backend"], queries, _backend_query
-        )
-        for variant in VARIANTS:
+        rankings_by[BACKEND] = _run_opensearch(client, indices["backend"], queries, _backend_query)
+        for variant in variants:
             started = time.perf_counter()
             rankings_by[variant.name] = _run_opensearch(
                 client, indices[variant.analysis], queries, _variant_body(variant)
@@ -316,25 +396,50 @@ def main(argv: list[str] | None = None) -> int:
                 client.indices.delete(index=index, ignore_unavailable=True)
         client.close()
 
-    for name, rankings in rankings_by.items():
-        results[name], _ = quality(qrels, rankings)
-    reference = results["fts5 (embedded backend)"]["ndcg@10"]
+    results = {name: quality(qrels, _ids(r))[0] for name, r in rankings_by.items()}
+    hybrid: dict[str, dict[str, dict[str, float]]] = {}
+    if args.vectors is not None:
+        dense, seconds = _dense(documents, queries, args.vectors)
+        console.print(f"dense leg (query embedding included) in {seconds:.1f} s")
+        results["vector (exact)"] = quality(qrels, _ids(dense))[0]
+        for name in (FTS5, BACKEND, *(v.name for v in variants)):
+            hybrid[name] = {
+                method: quality(qrels, _fused(rankings_by[name], dense, method))[0]
+                for method in ("minmax", "rrf")
+            }
+
+    reference = results[FTS5]["ndcg@10"]
     table = Table(title=f"{evalset.name}: keyword ranking variants ({len(queries)} queries)")
-    for column in ("variant", "nDCG@10", "recall@100", "MRR", "nDCG / fts5"):
+    columns = ["variant", "nDCG@10", "recall@100", "MRR", "nDCG / fts5"]
+    if hybrid:
+        columns += ["hybrid-minmax nDCG@10", "hybrid-rrf nDCG@10"]
+    for column in columns:
         table.add_column(column, justify="left" if column == "variant" else "right")
     for name, metrics in results.items():
-        table.add_row(
+        row = [
             name,
             f"{metrics['ndcg@10']:.4f}",
             f"{metrics['recall@100']:.4f}",
             f"{metrics['mrr']:.4f}",
             f"{metrics['ndcg@10'] / reference:.3f}",
-        )
+        ]
+        if hybrid:
+            fused = hybrid.get(name)
+            row += [f"{fused[m]['ndcg@10']:.4f}" if fused else "" for m in ("minmax", "rrf")]
+        table.add_row(*row)
     console.print(table)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(
         json.dumps(
-            {"dataset": evalset.name, "queries": len(queries), "variants": results}, indent=2
+            {
+                "command": "python bench/keyword_quality.py " + " ".join(argv or sys.argv[1:]),
+                "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "dataset": evalset.name,
+                "queries": len(queries),
+                "variants": results,
+                "hybrid": hybrid,
+            },
+            indent=2,
         )
     )
     console.print(f"JSON: {args.json}")

@@ -17,12 +17,10 @@ class OpenSearchSettings(BaseModel):
     password: Secret | None = None
     verify_certs: bool = True
     timeout_s: float = 30.0
-    # "porter" is the backend's own analyzer (standard tokenizer, lowercase, ASCII folding,
+    # "porter" is the backend's own analyzer (unicode61-like tokenizer, lowercase, ASCII folding,
     # Porter stemming: the embedded index's analysis). Any analyzer the node has also works:
     # `standard` always exists; `english` and friends need the analysis-common module.
     analyzer: str = "porter"
-    # Use the neural-search plugin's `hybrid` query with a normalization pipeline when present.
-    use_hybrid_query: bool = False
     hnsw_m: int = 16
     hnsw_ef_construction: int = 128
 

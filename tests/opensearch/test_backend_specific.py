@@ -203,28 +203,3 @@ def test_an_unreachable_node_is_a_systemic_failure_of_every_store() -> None:
             stores.directory.members_of("group:wiki:eng")
     finally:
         stores.close()
-
-
-def test_neural_search_hybrid_query_fuses_both_legs_on_the_node_under_the_acl(
-    open_stores: OpenStores,
-) -> None:
-    assert (
-        _index(open_stores).hybrid_search("x", axis(0, DIM), frozenset({ALICE}), EVERYTHING, 5)
-        is None
-    )
-    index = _index(open_stores, use_hybrid_query=True)
-    assert index.hybrid_query_available(), "the local node installs neural-search"
-    index.write_documents(
-        [
-            document("wiki", "both", [("solar panel maintenance", axis(0, DIM))], {ALICE}),
-            document("wiki", "words", [("solar panel maintenance", axis(3, DIM))], {ALICE}),
-            document("wiki", "vector", [("unrelated words", axis(0, DIM))], {ALICE}),
-            document("wiki", "secret", [("solar panel maintenance", axis(0, DIM))], {BOB}),
-        ]
-    )
-    index.refresh()
-    hits = index.hybrid_search("solar panel", axis(0, DIM), frozenset({ALICE}), EVERYTHING, 10)
-    assert hits is not None
-    assert hits[0].doc_id == "wiki:both"
-    assert {h.doc_id for h in hits} == {"wiki:both", "wiki:words", "wiki:vector"}
-    assert index.hybrid_search("solar", axis(0, DIM), frozenset(), EVERYTHING, 10) == []

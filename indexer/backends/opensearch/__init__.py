@@ -1,7 +1,7 @@
 """The OpenSearch backend: chunks and document records behind aliases, sync state, directory.
 
-Production index. Needs a node with the k-NN plugin (Lucene engine); the neural-search plugin is
-optional. ``deploy/local-opensearch/opensearch start`` provisions a real local node.
+Production index. Needs a node with the k-NN plugin (Lucene engine) and the analysis-common
+module. ``deploy/local-opensearch/opensearch start`` provisions a real local node.
 """
 
 from __future__ import annotations

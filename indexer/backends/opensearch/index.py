@@ -24,12 +24,6 @@ from indexer.backends.opensearch.aliases import (
 )
 from indexer.backends.opensearch.bulk import BulkPlan, run_bulk
 from indexer.backends.opensearch.client import RETRYABLE_STATUS, Gateway, RetryableBulkError
-from indexer.backends.opensearch.hybrid import (
-    ensure_pipeline,
-    has_neural_search,
-    hybrid_body,
-    pipeline_name,
-)
 from indexer.backends.opensearch.mappings import (
     IndexNames,
     chunk_key,
@@ -83,8 +77,6 @@ class OpenSearchIndex:
         self.dimension = dimension
         self.names = IndexNames(settings.index_prefix)
         self._schema_ready = False
-        self._neural: bool | None = None
-        self._pipelines: set[str] = set()
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -405,46 +397,6 @@ class OpenSearchIndex:
         ]
         responses = self.gw.call(self._msearch, body)
         return keyword_hits(responses[0]), vector_hits(responses[1])
-
-    def hybrid_search(
-        self,
-        query: str,
-        vector: Sequence[float],
-        principals: frozenset[str],
-        filters: SearchFilters,
-        k: int,
-        keyword_weight: float = 0.5,
-    ) -> list[Hit] | None:
-        """Fused hits from the neural-search ``hybrid`` query, or None when it is not in use.
-
-        None (not an error) when ``use_hybrid_query`` is off or the node lacks the plugin: the
-        caller then fuses ``hybrid_candidates`` itself.
-        """
-        self._ready()
-        if not self.hybrid_query_available():
-            return None
-        unit = unit_vector(vector, self.dimension)
-        if not principals or k <= 0 or not query.strip():
-            return []
-        k = min(k, MAX_K)
-        pipeline = pipeline_name(self.names.prefix, keyword_weight)
-        if pipeline not in self._pipelines:
-            ensure_pipeline(self.gw, pipeline, keyword_weight)
-            self._pipelines.add(pipeline)
-        response = self.gw.call(
-            self.gw.client.search,
-            index=self.names.chunks,
-            body=hybrid_body(query, unit, principals, filters, k),
-            params={"search_pipeline": pipeline},
-        )
-        return keyword_hits(response)
-
-    def hybrid_query_available(self) -> bool:
-        if not self.settings.use_hybrid_query:
-            return False
-        if self._neural is None:
-            self._neural = has_neural_search(self.gw)
-        return self._neural
 
     def get_document_chunks(self, doc_id: str, principals: frozenset[str]) -> list[Hit]:
         self._ready()
