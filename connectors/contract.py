@@ -140,3 +140,9 @@ class Connector(ABC):
     def identities(self) -> Iterator[IdentityMapping]:
         """Mappings from source accounts to emails."""
         raise NotImplementedError(f"{type(self).__name__} does not support identities")
+
+    def run_notes(self) -> Mapping[str, int]:
+        """Counts kept in the run record, read when a run ends: what the source withheld
+        without failing the run (accounts whose email it hides, say), so an operator sees why
+        some people match fewer documents than expected."""
+        return {}

@@ -228,6 +228,7 @@ class SyncRunner:
             pending = exc
         finally:
             record.ended_at = self.clock()
+            record.notes = self._run_notes(record)
             self._finish(record, time.perf_counter() - wall)
         if pending is not None:
             raise pending
@@ -563,6 +564,14 @@ class SyncRunner:
 
     def _save_progress(self, record: RunRecord) -> None:
         self.retry.call(self.stores.state.save_run, record)
+
+    def _run_notes(self, record: RunRecord) -> dict[str, int]:
+        # Informational only: a connector that cannot say must not change how the run ended.
+        try:
+            return {str(k): int(v) for k, v in self.connector.run_notes().items()}
+        except Exception:
+            log.exception("connector run notes unreadable", extra=self._log_fields(record))
+            return {}
 
     def _finish(self, record: RunRecord, seconds: float) -> None:
         try:

@@ -80,6 +80,8 @@ class RunRecord(BaseModel):
     # (a redelivered task finds its request already done and does not run it again).
     scope: str = ""
     request_id: str | None = None
+    # What the connector reported withholding without failing (``Connector.run_notes``).
+    notes: dict[str, int] = Field(default_factory=dict)
 
 
 @runtime_checkable

@@ -143,6 +143,8 @@ def _report(record: RunRecord) -> None:
         err.print(f"  [yellow]skipped[/] {error.doc_id}: {error.reason}", highlight=False)
     if len(record.errors) > 10:
         err.print(f"  ... and {len(record.errors) - 10} more (see `permindex status`)")
+    for name, count in sorted(record.notes.items()):
+        err.print(f"  [yellow]note[/] {name}: {count}", highlight=False)
     if record.message:
         style = "red" if record.status != "succeeded" else "yellow"
         err.print(f"[{style}]{record.message}[/]", highlight=False)

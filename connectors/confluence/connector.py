@@ -113,8 +113,9 @@ class ConfluenceConnector(Connector):
         self._overlap = overlap
         self._timezone: ZoneInfo | None = None
         self._timezone_known = False
-        # Accounts whose profile hides their email, as the last identities() counted them.
-        self.hidden_emails = 0
+        # Accounts whose profile hides their email, as the last identities() counted them
+        # (None until identities() has run: other run types have nothing to report).
+        self.hidden_emails: int | None = None
         self._titles: dict[str, str | None] = {}
 
     # -- contract -------------------------------------------------------------------------
@@ -246,6 +247,11 @@ class ConfluenceConnector(Connector):
         yield GroupMembership(
             group=group(self.source_id, ORG_MEMBERS_ID), members=frozenset(org_members)
         )
+
+    def run_notes(self) -> dict[str, int]:
+        if self.hidden_emails is None:
+            return {}
+        return {"hidden_emails": self.hidden_emails}
 
     def identities(self) -> Iterator[IdentityMapping]:
         try:

@@ -112,8 +112,9 @@ class JiraConnector(Connector):
         self._filter = jql
         self._overlap_ms = overlap_s * 1000
         self._max_pages = max_pages
-        # What the last identities() run could not map: accounts whose email is hidden.
-        self.hidden_emails = 0
+        # What the last identities() run could not map: accounts whose email is hidden (None
+        # until identities() has run: other run types have nothing to report).
+        self.hidden_emails: int | None = None
 
     # -- contract -------------------------------------------------------------------------------
 
@@ -239,6 +240,11 @@ class JiraConnector(Connector):
             group=members_group(self.source_id),
             members=frozenset({group(self.source_id, "app:any")}),
         )
+
+    def run_notes(self) -> dict[str, int]:
+        if self.hidden_emails is None:
+            return {}
+        return {"hidden_emails": self.hidden_emails}
 
     def identities(self) -> Iterator[IdentityMapping]:
         hidden = 0

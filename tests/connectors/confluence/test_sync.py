@@ -133,3 +133,13 @@ def test_a_listing_failing_halfway_deletes_nothing(
         record = run(connector(site), stores, run_type)
         assert record.status == "failed"
     assert found(stores, "nebula", "bob@acme.com") == {"Deep design"}
+
+
+def test_a_groups_run_records_how_many_accounts_hide_their_email(
+    site: ConfluenceEmulator, stores: Stores
+) -> None:
+    record = run(connector(site), stores, RunType.groups)
+    assert record.status == "succeeded"
+    assert record.notes == {"hidden_emails": 1}  # dave hides his
+    assert stores.state.recent_runs("wiki", limit=1)[0].notes == {"hidden_emails": 1}
+    assert run(connector(site), stores, RunType.full).notes == {}

@@ -232,6 +232,10 @@ def test_hidden_emails_are_counted_and_their_accounts_find_nothing_by_email(
     mappings = list(connector.identities())
     assert connector.hidden_emails == 1
     assert f"account:jira:{site.erin}" not in {m.account for m in mappings}
+    # The operator sees the count in the groups run's record, kept in the state store.
+    record = harness.runner().run(RunType.groups)
+    assert record.notes == {"hidden_emails": 1}
+    assert harness.runner().run(RunType.incremental).notes == {}
 
 
 def test_revoked_credentials_stop_the_run_without_advancing_it(
