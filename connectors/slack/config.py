@@ -31,3 +31,7 @@ class SlackSettings(SourceSettings):
     thread_horizon_days: float = Field(default=90.0, gt=0)
     # Messages outside threads are grouped into one document per channel per window.
     window_hours: int = Field(default=24, ge=1, le=24 * 31)
+    # Files shared in indexed channels become their own documents (needs files:read).
+    files: bool = True
+    # Larger text-like files and PDFs are recorded as skipped; nothing past it is downloaded.
+    max_file_bytes: int = Field(default=10_000_000, ge=1)

@@ -27,6 +27,15 @@ are fetched again. Tracked threads started before the horizon are polled with on
 deleted parent (``tombstone``, ``thread_not_found``) or a deleted channel
 (``channel_not_found``) deletes its documents; a channel no longer listed, excluded or dropped
 as archived too, once the listing completed.
+
+Files. A file attached to a message of an indexed channel (or to a thread's parent) is its own
+document, ``<C>/file/<F>``, with that channel's ACL. A file shared in several channels is indexed
+once under each: every copy carries exactly one channel's ACL, leaves with that channel, and
+follows that channel's membership, where a union ACL would stay readable through a channel the
+file was unshared from until something rewrote it. Text-like files and PDFs are downloaded
+(``max_file_bytes``; larger ones are recorded as skipped) and their text indexed; other types are
+indexed by title and name. A tombstoned, hidden or 404 file deletes its document; a download that
+fails fails that file only.
 """
 
 from __future__ import annotations
@@ -57,11 +66,15 @@ from connectors.events import (
     PermissionsEvent,
     ScopeFailed,
 )
+from connectors.gateway import StopRequested
 from connectors.org import OrgPolicy, guests_group, members_group
 from connectors.principals import group
 from connectors.slack.config import SlackSettings
+from connectors.slack.files import SharedFile, UnreadableFile, files_of, text_of
 from connectors.slack.gateway import (
     ChannelGone,
+    FileGone,
+    FileTooLarge,
     SlackGateway,
     SlackRequestFailed,
     ThreadGone,
@@ -147,6 +160,8 @@ class SlackConnector(Connector):
         lookback_days: float = 7.0,
         thread_horizon_days: float = 90.0,
         window_hours: int = 24,
+        files: bool = True,
+        max_file_bytes: int = 10_000_000,
     ) -> None:
         try:
             self.source_id = _SOURCE_ID.validate_python(source_id)
@@ -165,6 +180,8 @@ class SlackConnector(Connector):
         self._lookback_s = lookback_days * _DAY
         self._horizon_s = thread_horizon_days * _DAY
         self._window_s = window_hours * 3600
+        self._files = files
+        self._max_file_bytes = max_file_bytes
         self._team_url = ""
         self._team_name = ""
         self._directory: _Directory | None = None
@@ -248,6 +265,8 @@ class SlackConnector(Connector):
                     yield LiveId(external_id=_thread_id(channel.id, ts))
             for start in sorted({self._window_of(m.ts) for m in plain}):
                 yield LiveId(external_id=_window_id(channel.id, start))
+            for file in sorted(self._readable_files(messages).values(), key=lambda f: f.id):
+                yield LiveId(external_id=_file_id(channel.id, file.id))
         yield ListingEnd(completed=True)
 
     def permissions(
@@ -400,13 +419,24 @@ class SlackConnector(Connector):
             events += self._poll_thread(
                 channel, ts, tracked, indexed, user_name, channel_name, acl, docs
             )
+        known_files: dict[str, str] = dict(state.get("files") or {})
+        files, file_events, file_docs = self._sync_files(
+            channel, messages, indexed, context, acl, user_name
+        )
+        events += file_events
+        docs += file_docs
         # Documents of the re-read window the history no longer has.
         live = {d.external_id for d in docs} | {_thread_id(channel.id, t) for t in tracked}
+        live |= {_file_id(channel.id, f) for f in files}
         settled = {e.external_id for e in events if isinstance(e, DocumentFailed | DocumentDeleted)}
         for external_id in sorted(indexed - live - settled):
-            if oldest is not None and _start_of(external_id) < oldest:
+            if oldest is not None and self._start_of(external_id, known_files) < oldest:
                 continue
             events.append(self._deleted(external_id))
+        # Files shared before the re-read range were not seen again: they stay followed.
+        for file_id, shared in known_files.items():
+            if oldest is not None and float(shared) < oldest and file_id not in files:
+                files[file_id] = shared
         events += self._upserts(docs, context, acl)
         acl_key = sorted(acl)
         if state.get("acl") != acl_key:
@@ -420,7 +450,129 @@ class SlackConnector(Connector):
         tracked = {ts: t for ts, t in tracked.items() if float(t["latest"]) >= horizon}
         stamps = [float(m["ts"]) for m in messages]
         new_high = max([high_water, *stamps]) if stamps else high_water
-        return events, {"hw": f"{new_high:.6f}", "threads": tracked, "acl": acl_key}
+        new_state: dict[str, Any] = {"hw": f"{new_high:.6f}", "threads": tracked, "acl": acl_key}
+        if files:
+            new_state["files"] = dict(sorted(files.items()))
+        return events, new_state
+
+    # -- files -------------------------------------------------------------------------------
+
+    def _readable_files(self, messages: list[dict[str, Any]]) -> dict[str, SharedFile]:
+        """Files to index by id: not deleted or hidden, and held by Slack (external files live
+        in another system, under that system's permissions)."""
+        found: dict[str, SharedFile] = {}
+        if not self._files:
+            return found
+        for raw in messages:
+            if raw.get("subtype") == "tombstone":
+                continue
+            for file in files_of(raw):
+                if not file.gone and not file.external:
+                    found.setdefault(file.id, file)
+        return found
+
+    def _sync_files(
+        self,
+        channel: Channel,
+        messages: list[dict[str, Any]],
+        indexed: set[str],
+        context: SyncContext,
+        acl: Acl,
+        user_name: Callable[[str], str],
+    ) -> tuple[dict[str, str], list[ChangeEvent], list[SourceDocument]]:
+        """The live files of ``messages`` (file id -> shared ts), their events and documents.
+
+        A file whose metadata did not change keeps its document without a download."""
+        readable = self._readable_files(messages)
+        events: list[ChangeEvent] = []
+        gone = {f.id for raw in messages for f in files_of(raw) if f.gone and f.id not in readable}
+        for file_id in sorted(gone):
+            if _file_id(channel.id, file_id) in indexed:
+                events.append(self._deleted(_file_id(channel.id, file_id)))
+        ids = [_file_id(channel.id, f) for f in sorted(readable)]
+        versions = {} if context.full else context.indexed_versions(ids)
+        live: dict[str, str] = {}
+        docs: list[SourceDocument] = []
+        for file_id, file in sorted(readable.items()):
+            external_id = _file_id(channel.id, file_id)
+            version = version_of(
+                file.id, file.title, file.name, file.mimetype, str(file.size), str(file.created)
+            )
+            if versions.get(external_id) == version:
+                live[file_id] = file.shared_ts
+                events.append(self._acl_event(external_id, acl))
+                continue
+            outcome = self._file_document(channel, file, external_id, version, acl, user_name)
+            if outcome is None:
+                if external_id in indexed:
+                    events.append(self._deleted(external_id))
+                continue
+            live[file_id] = file.shared_ts
+            if isinstance(outcome, DocumentFailed):
+                events += [self._acl_event(external_id, acl), outcome]
+            else:
+                docs.append(outcome)
+        return live, events, docs
+
+    def _file_document(
+        self,
+        channel: Channel,
+        file: SharedFile,
+        external_id: str,
+        version: str,
+        acl: Acl,
+        user_name: Callable[[str], str],
+    ) -> SourceDocument | DocumentFailed | None:
+        """The file as a document; None when it is gone (404)."""
+
+        def failed(reason: str) -> DocumentFailed:
+            return DocumentFailed(
+                source_id=self.source_id,
+                external_id=external_id,
+                reason=f"file {file.id} ({file.name}) in #{channel.name}: {reason}",
+            )
+
+        text = ""
+        if file.has_text:
+            if file.size is not None and file.size > self._max_file_bytes:
+                return failed(
+                    f"skipped: {file.size} bytes is over the {self._max_file_bytes} limit"
+                )
+            if file.url is None:
+                return failed("no url_private")
+            try:
+                data = self._api.download(file.url, self._max_file_bytes)
+                text = text_of(file, data)
+            except FileGone:
+                return None
+            except FileTooLarge as exc:
+                return failed(f"skipped: {exc}")
+            except (SourceUnavailableError, StopRequested):
+                raise
+            except (ConnectorError, UnreadableFile) as exc:
+                return failed(str(exc))
+        body = "\n\n".join(p for p in (file.title, file.name, text) if p)
+        author = user_name(file.user) if file.user else None
+        return SourceDocument(
+            source_id=self.source_id,
+            external_id=external_id,
+            title=file.title,
+            body=body,
+            url=f"{self._team_url}files/{file.user}/{file.id}" if self._team_url else None,
+            author=author,
+            created_at=utc(file.created),
+            updated_at=utc(max(float(file.created), float(file.shared_ts))),
+            doc_type="file",
+            breadcrumbs=tuple(b for b in (self._team_name, f"#{channel.name}") if b),
+            metadata={
+                "channel": channel.id,
+                "channel_name": channel.name,
+                "filetype": file.filetype,
+                "mimetype": file.mimetype,
+            },
+            version=version,
+            acl=acl,
+        )
 
     def _poll_thread(
         self,
@@ -686,6 +838,14 @@ class SlackConnector(Connector):
             found.setdefault(self.scope_of(external_id), set()).add(external_id)
         return found
 
+    def _start_of(self, external_id: str, files: Mapping[str, str]) -> float:
+        """When a document's content starts: its thread or window, or its file's sharing."""
+        _, kind, key = external_id.split("/", 2)
+        if kind == "file":
+            # A file not followed yet counts as outside the range: a full run settles it.
+            return float(files.get(key, "0"))
+        return float(key)
+
     def _window_of(self, ts: str | float) -> int:
         value = int(float(ts))
         return value - value % self._window_s
@@ -703,8 +863,8 @@ def _window_id(channel_id: str, start: int) -> str:
     return f"{channel_id}/window/{start}"
 
 
-def _start_of(external_id: str) -> float:
-    return float(external_id.rsplit("/", 1)[-1])
+def _file_id(channel_id: str, file_id: str) -> str:
+    return f"{channel_id}/file/{file_id}"
 
 
 def from_settings(
@@ -725,4 +885,6 @@ def from_settings(
         lookback_days=settings.lookback_days,
         thread_horizon_days=settings.thread_horizon_days,
         window_hours=settings.window_hours,
+        files=settings.files,
+        max_file_bytes=settings.max_file_bytes,
     )

@@ -14,13 +14,20 @@ method's rate tier, goes through ``GatewayRetryPolicy``, and its failures are ma
   deletes what it indexed of them);
 - anything else: ``SlackRequestFailed`` with the code; the connector decides whether that fails
   one document or one channel.
+
+Files are downloaded from their ``url_private`` with the bot token as a Bearer header (files:read),
+under the same policy and the ``files.download`` budget. The token goes only to Slack's file host
+or the configured API host: a URL elsewhere is refused before any byte is sent.
 """
 
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -30,6 +37,8 @@ from connectors.gateway import (
     Budget,
     BudgetsPerKey,
     GatewayRetryPolicy,
+    NotFound,
+    RequestRejected,
     TokenBucket,
     error_for_status,
     error_for_transport,
@@ -49,6 +58,8 @@ METHOD_TIERS: dict[str, int] = {
     "users.info": 4,
     "usergroups.list": 2,
     "usergroups.users.list": 2,
+    # File downloads are not Web API methods; Slack documents no tier, so a Tier 4 pace.
+    "files.download": 4,
 }
 TIER_PER_MINUTE: dict[int, float] = {1: 1.0, 2: 20.0, 3: 50.0, 4: 100.0}
 
@@ -80,6 +91,14 @@ class SlackRequestFailed(ConnectorError):
 
 class ChannelGone(SlackRequestFailed):
     """``channel_not_found``: deleted, or a private conversation the bot was removed from."""
+
+
+class FileGone(ConnectorError):
+    """The file's URL answered 404: the file was deleted."""
+
+
+class FileTooLarge(ConnectorError):
+    """The download passed the byte limit; nothing more was read."""
 
 
 class ThreadGone(SlackRequestFailed):
@@ -115,6 +134,11 @@ class SlackGateway:
     ) -> None:
         self.policy = policy or GatewayRetryPolicy()
         self._budgets = budgets or tier_budgets()
+        self._token = token
+        self._timeout = timeout
+        api = urlsplit(base_url)
+        self._file_hosts = frozenset({"files.slack.com", api.hostname or ""} - {""})
+        self._plain_http_host = api.hostname if api.scheme == "http" else None
         # No SDK retries: the policy above is the only layer that retries.
         self._client = WebClient(
             token=token, base_url=base_url, timeout=int(timeout), retry_handlers=[]
@@ -138,6 +162,46 @@ class SlackGateway:
                 # listing that cannot finish is incomplete, not complete.
                 raise RetryableError(f"{method}: cursor repeated")
             seen.add(cursor)
+
+    def download(self, url: str, max_bytes: int) -> bytes:
+        """A file's bytes from its ``url_private``; FileGone on 404, FileTooLarge past the limit."""
+        parts = urlsplit(url)
+        secure = parts.scheme == "https" or (
+            parts.scheme == "http" and parts.hostname == self._plain_http_host
+        )
+        if not secure or parts.hostname not in self._file_hosts:
+            # The bearer token must never reach a host that is not Slack's.
+            raise RequestRejected(
+                f"files.download: refused to send the token to {parts.hostname}", 0
+            )
+        return self.policy.call(self._download, url, max_bytes)
+
+    def _download(self, url: str, max_bytes: int) -> bytes:
+        self._budgets.acquire("files.download")
+        request = urllib.request.Request(url, headers={"Authorization": f"Bearer {self._token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=self._timeout) as response:
+                data: bytes = response.read(max_bytes + 1)
+        except urllib.error.HTTPError as exc:
+            headers = {k: v for k, v in exc.headers.items()} if exc.headers else {}
+            outcome = error_for_status(exc.code, headers, what="files.download")
+            if isinstance(outcome, NotFound):
+                raise FileGone("files.download: HTTP 404") from exc
+            if isinstance(outcome, SourceUnavailableError):
+                # A 401/403 on one file is that file's answer (its sharing changed, a
+                # retention policy); a revoked token fails the next Web API call instead.
+                raise RequestRejected(f"files.download: HTTP {exc.code}", exc.code) from exc
+            if isinstance(outcome, ConnectorError):
+                raise outcome from exc
+            raise RetryableError(f"files.download: HTTP {exc.code}") from exc
+        except Exception as exc:
+            transport = error_for_transport(exc, what="files.download")
+            if transport is not None:
+                raise transport from exc
+            raise
+        if len(data) > max_bytes:
+            raise FileTooLarge(f"over the {max_bytes}-byte limit")
+        return data
 
     def _attempt(self, method: str, params: dict[str, Any]) -> Page:
         self._budgets.acquire(method)

@@ -6,6 +6,9 @@ arguments from the query string, a form body or a JSON body, the token as a Bear
 429 with Retry-After in integer seconds). Methods: ``auth.test``, ``api.test``, ``team.info``,
 ``conversations.list/history/replies/members/info``, ``users.list/info``, ``usergroups.list`` and
 ``usergroups.users.list``, with cursor pagination and per-method tier limits (``tier_limits``).
+Files shared in messages appear as ``files`` (``objs_file``) and are served at their
+``url_private`` (``/files-pri/<T>-<F>/<name>``, the bot token as a Bearer header); that download
+is not a Web API method and no document states it, so it is left unchecked.
 
 Checked against ``slack_web_openapi_v2.json`` (slackapi/slack-api-specs v1.7.0), which is frozen
 since 2020 and older than slack-sdk; where they differ the emulator follows the live API and the
@@ -62,6 +65,8 @@ METHOD_TIERS = {
 TIER_PER_MINUTE = {1: 1, 2: 20, 3: 50, 4: 100}
 
 _METHOD_PATH = re.compile(r"/api/([A-Za-z0-9_.]+)\Z")
+_FILE_PATH = re.compile(r"/files-pri/[A-Z0-9]+-(F[A-Z0-9]+)/[^/]+\Z")
+FILE_ROUTE = "files.download"
 _ID_CHARS = string.ascii_uppercase + string.digits
 _MESSAGE_PATHS = (
     ("definitions", "objs_message", "properties"),
@@ -124,6 +129,8 @@ def _extend_for_live_api(document: OpenAPIDocument) -> OpenAPIDocument:
         properties.setdefault("edited", edited)
         # A deleted thread parent stays as subtype "tombstone" (replies' schema lacks subtype).
         properties.setdefault("subtype", {"type": "string"})
+        # Replies carry their files as history messages do; the replies schema omits them.
+        properties.setdefault("files", raw["definitions"]["objs_message"]["properties"]["files"])
     cursor_metadata = {
         "type": "object",
         "additionalProperties": False,
@@ -186,6 +193,23 @@ class SlackUser:
 
 
 @dataclass
+class SlackFile:
+    id: str
+    user: str
+    name: str
+    title: str
+    mimetype: str
+    filetype: str
+    content: bytes
+    created: int
+    is_external: bool = False
+    # "tombstone" once deleted (the message keeps the id), "hidden_by_limit" on free plans.
+    mode: str = "hosted"
+    # A status the download answers with instead of the bytes (tests of failing downloads).
+    fail_status: int | None = None
+
+
+@dataclass
 class SlackMessage:
     ts: str
     user: str
@@ -193,6 +217,7 @@ class SlackMessage:
     edited_ts: str | None = None
     tombstone: bool = False
     replies: list[SlackMessage] = field(default_factory=list)
+    files: list[SlackFile] = field(default_factory=list)
 
 
 @dataclass
@@ -294,7 +319,11 @@ class SlackEmulator(Emulator):
             self._faults.clear()
 
     def default_handlers(self) -> dict[str, Handler]:
-        handlers: dict[str, Handler] = {"auth.test": self.auth_test, "api.test": self.api_test}
+        handlers: dict[str, Handler] = {
+            "auth.test": self.auth_test,
+            "api.test": self.api_test,
+            FILE_ROUTE: self.file_download,
+        }
         methods: dict[str, Callable[[dict[str, str]], ApiResponse]] = {
             "team.info": self.team_info,
             "conversations.list": self.conversations_list,
@@ -312,8 +341,14 @@ class SlackEmulator(Emulator):
         return handlers
 
     def route_of(self, method: str, path: str) -> str | None:
+        if _FILE_PATH.match(path):
+            return FILE_ROUTE
         match = _METHOD_PATH.match(path)
         return match.group(1) if match else None
+
+    def spec_document(self, request: ApiRequest) -> OpenAPIDocument | None:
+        # A file download is a plain GET of bytes, outside the Web API's document.
+        return None if request.route == FILE_ROUTE else self.document
 
     def token_known(self, token: str) -> bool:
         return token in self.state.tokens
@@ -392,6 +427,49 @@ class SlackEmulator(Emulator):
                     return reply
         raise KeyError(ts)
 
+    def share_file(
+        self,
+        channel: str,
+        user: str,
+        name: str,
+        content: bytes,
+        ts: float,
+        *,
+        mimetype: str = "text/plain",
+        filetype: str = "text",
+        title: str | None = None,
+        text: str = "",
+    ) -> SlackFile:
+        """A message in ``channel`` with one uploaded file."""
+        with self.lock:
+            file = SlackFile(
+                id=self.new_id("F"),
+                user=user,
+                name=name,
+                title=title or name,
+                mimetype=mimetype,
+                filetype=filetype,
+                content=content,
+                created=int(ts),
+            )
+            message = self.post(channel, user, text, ts)
+            message.files.append(file)
+            return file
+
+    def delete_file(self, file_id: str) -> None:
+        """Delete as Slack does: messages keep the file's id with mode "tombstone"."""
+        with self.lock:
+            self.file(file_id).mode = "tombstone"
+
+    def file(self, file_id: str) -> SlackFile:
+        for channel in self.state.channels.values():
+            for message in channel.messages:
+                for candidate in [message, *message.replies]:
+                    for file in candidate.files:
+                        if file.id == file_id:
+                            return file
+        raise KeyError(file_id)
+
     def edit(self, channel: str, ts: str, text: str, at: float) -> None:
         with self.lock:
             message = self.message(channel, ts)
@@ -445,6 +523,25 @@ class SlackEmulator(Emulator):
         if args:
             body["args"] = args
         return ApiResponse(body=body)
+
+    def file_download(self, request: ApiRequest) -> ApiResponse:
+        token = bearer_token(request)
+        if token is None or not self.check_token(token):
+            # Slack redirects an unauthenticated download to its sign-in page.
+            return ApiResponse(403, raw=b"<html>sign in</html>", headers=_HTML)
+        match = _FILE_PATH.match(request.path)
+        assert match is not None
+        try:
+            file = self.file(match.group(1))
+        except KeyError:
+            return ApiResponse(404, raw=b"<html>not found</html>", headers=_HTML)
+        if file.mode != "hosted":
+            return ApiResponse(404, raw=b"<html>not found</html>", headers=_HTML)
+        if file.fail_status is not None:
+            return ApiResponse(file.fail_status, raw=b"<html>error</html>", headers=_HTML)
+        return ApiResponse(
+            raw=file.content, headers={"content-type": file.mimetype or "application/octet-stream"}
+        )
 
     def _authenticated(self, name: str, method: Callable[[dict[str, str]], ApiResponse]) -> Handler:
         def handle(request: ApiRequest) -> ApiResponse:
@@ -665,6 +762,9 @@ class SlackEmulator(Emulator):
             body["subtype"] = "tombstone"
         if message.edited_ts is not None:
             body["edited"] = {"user": message.user, "ts": message.edited_ts}
+        if message.files:
+            body["files"] = [self._file(f) for f in message.files]
+            body["upload"] = True
         if root and (message.replies or thread):
             body["thread_ts"] = message.ts
             body["reply_count"] = len(message.replies)
@@ -687,6 +787,38 @@ class SlackEmulator(Emulator):
         }
         if reply.edited_ts is not None:
             body["edited"] = {"user": reply.user, "ts": reply.edited_ts}
+        if reply.files:
+            body["files"] = [self._file(f) for f in reply.files]
+        return body
+
+    def _file(self, file: SlackFile) -> dict[str, Any]:
+        if file.mode == "tombstone":
+            # A deleted file keeps only its id and mode in the messages that shared it.
+            return {"id": file.id, "mode": "tombstone"}
+        url = f"{self.url}/files-pri/{self.state.team_id}-{file.id}/{file.name}"
+        body: dict[str, Any] = {
+            "id": file.id,
+            "created": file.created,
+            "timestamp": file.created,
+            "name": file.name,
+            "title": file.title,
+            "mimetype": file.mimetype,
+            "filetype": file.filetype,
+            "pretty_type": file.filetype.title(),
+            "user": file.user,
+            "editable": file.filetype in ("text", "post"),
+            "size": len(file.content),
+            "mode": file.mode,
+            "is_external": file.is_external,
+            "external_type": "",
+            "is_public": False,
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            "permalink": f"{self.state.url}files/{file.user}/{file.id}/{file.name}",
+        }
+        if file.mode == "hosted":
+            body |= {"url_private": url, "url_private_download": url + "?download=1"}
         return body
 
     def _user(self, user: SlackUser) -> dict[str, Any]:
@@ -790,6 +922,9 @@ class SlackEmulator(Emulator):
         if response.status == 200 and isinstance(body, dict) and body.get("ok") is False:
             return "default"
         return None
+
+
+_HTML = {"content-type": "text/html; charset=utf-8"}
 
 
 def _ts(seconds: float) -> str:
