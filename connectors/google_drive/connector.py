@@ -10,6 +10,11 @@ Changes carry edits, moves, trash, untrash, permanent deletion and sharing chang
 changed file's permissions are read again (permissions.list, paged), so a sharing change
 reaches the index on the next incremental run. A changed folder re-resolves its descendants:
 Drive does not send a change for each child whose inherited grants moved.
+
+A shortcut whose target no listed scope indexes stands for the target: the target's content
+with the target's grants (the shortcut's own grants open the shortcut, never the target). Such
+shortcuts are kept in the checkpoint and re-resolved on every incremental run, since no feed
+the connector follows carries the target's changes.
 """
 
 from __future__ import annotations
@@ -88,6 +93,10 @@ class GoogleDriveConnector(Connector):
             identities=False,
         )
         self._tenant_users: frozenset[str] | None = None
+        self._listed_drives: frozenset[str] = frozenset()
+        # External ids of shortcuts indexed as their target (or failed closed), re-resolved
+        # on each incremental run.
+        self._shortcuts: set[str] = set()
 
     # The contract.
 
@@ -105,8 +114,11 @@ class GoogleDriveConnector(Connector):
     ) -> Iterator[ChangeEvent]:
         self._use_stop(context.stop)
         tokens: dict[str, str] = dict(checkpoint.value.get("tokens", {})) if checkpoint else {}
+        self._shortcuts = set(checkpoint.value.get("shortcuts", [])) if checkpoint else set()
         scopes = self._scopes()
         current = {scope.name for scope in scopes}
+        # Before the feeds: a shortcut trashed in this run is deleted after its re-resolution.
+        yield from self._recheck_shortcuts({scope.name: scope for scope in scopes}, context)
         for name in sorted(set(tokens) - current):
             try:
                 gone = yield from self._forget_scope(name, context)
@@ -165,9 +177,17 @@ class GoogleDriveConnector(Connector):
             try:
                 for page in self._drive.file_pages(scope.subject, scope.drive_id, _NOT_TRASHED):
                     for f in page:
-                        if self._indexable(scope, f):
-                            acl, _ = self._acl(scope, f)
+                        if not self._indexable(scope, f):
+                            continue
+                        if f.is_shortcut:
+                            target, why = self._resolve(scope, f)
+                            if target is None and why is None:
+                                continue  # its target is indexed where it lives
+                            acl = frozenset() if target is None else self._acl(scope, target)[0]
                             yield self._permissions_event(scope, f, acl)
+                            continue
+                        acl, _ = self._acl(scope, f)
+                        yield self._permissions_event(scope, f, acl)
             except RequestRejected as exc:
                 yield ScopeFailed(scope=scope.name, reason=str(exc))
                 continue
@@ -190,6 +210,7 @@ class GoogleDriveConnector(Connector):
         if self._include_drives:
             drives = self._drive.shared_drives(self._admin)
             ordered = sorted(drives, key=lambda d: d.id)
+            self._listed_drives = frozenset(d.id for d in ordered)
             scopes += [Scope("drive", d.id, self._admin) for d in ordered]
         if self._include_users:
             users = sorted(self._users())
@@ -222,7 +243,8 @@ class GoogleDriveConnector(Connector):
         return True
 
     def _checkpoint(self, tokens: dict[str, str]) -> CheckpointReached:
-        return CheckpointReached(checkpoint=Checkpoint(value={"tokens": dict(tokens)}))
+        value = {"tokens": dict(tokens), "shortcuts": sorted(self._shortcuts)}
+        return CheckpointReached(checkpoint=Checkpoint(value=value))
 
     # Listing and following a scope.
 
@@ -281,7 +303,7 @@ class GoogleDriveConnector(Connector):
                     yield from self._descendants(scope, file, context)
             elif file.is_folder:
                 yield from self._descendants(scope, file, context)
-            elif plan_for(file.mime_type) is not None:
+            elif file.is_shortcut or plan_for(file.mime_type) is not None:
                 to_index[file_id] = file
         yield from self._documents(scope, list(to_index.values()), context)
 
@@ -310,6 +332,69 @@ class GoogleDriveConnector(Connector):
                 for home, children in live.items():
                     yield from self._documents(home, children, context)
 
+    # Shortcuts.
+
+    def _resolve(self, scope: Scope, shortcut: DriveFile) -> tuple[DriveFile | None, str | None]:
+        """What ``shortcut`` stands for: (target, None) to index the target in its place;
+        (None, None) when nothing is to be indexed for it (the target is indexed where it lives,
+        or has no text); (None, why) when the target cannot be read: fail closed."""
+        details = shortcut.shortcut
+        if details is None or not details.target_id:
+            return None, "shortcut without a target"
+        try:
+            target = self._drive.file(scope.subject, details.target_id, details.target_resource_key)
+        except RequestRejected as exc:
+            return None, f"shortcut target unreadable: {exc}"
+        if target is None:
+            return None, "shortcut target gone or unreadable (HTTP 404)"
+        if target.trashed:
+            return None, "shortcut target is trashed"
+        if target.is_folder or target.is_shortcut or plan_for(target.mime_type) is None:
+            return None, None
+        if self._indexed_elsewhere(scope, target):
+            return None, None
+        return target, None
+
+    def _indexed_elsewhere(self, scope: Scope, target: DriveFile) -> bool:
+        if target.drive_id:
+            return target.drive_id in self._listed_drives
+        if not self._include_users:
+            return False
+        tenant = self._tenant_users or frozenset()
+        owner = _email_or_none(target.owner)
+        if owner is not None and owner in tenant:
+            return True  # under its owner's My Drive
+        # Owned outside the tenant: indexed under each user of the tenant who can read it.
+        return scope.subject in tenant
+
+    def _recheck_shortcuts(
+        self, scopes: dict[str, Scope], context: SyncContext
+    ) -> Iterator[ChangeEvent]:
+        """Resolve again the shortcuts indexed as their target: the target's edits, sharing
+        changes and deletion reach no feed the connector follows."""
+        if not self._shortcuts:
+            return
+        indexed = context.indexed_versions(sorted(self._shortcuts))
+        for external_id in sorted(self._shortcuts):
+            scope = scopes.get(scope_name_of(external_id))
+            if scope is None or external_id not in indexed:
+                self._shortcuts.discard(external_id)  # gone with its scope, or deleted
+                continue
+            file_id = external_id.rsplit("/", 1)[1]
+            try:
+                shortcut = self._drive.file(scope.subject, file_id)
+            except RequestRejected as exc:
+                yield self._permissions_event_of(external_id, frozenset())
+                yield DocumentFailed(
+                    source_id=self.source_id, external_id=external_id, reason=str(exc)
+                )
+                continue
+            if shortcut is None or shortcut.trashed or not self._in_scope(scope, shortcut):
+                self._shortcuts.discard(external_id)
+                yield DocumentDeleted(source_id=self.source_id, external_id=external_id)
+                continue
+            yield from self._documents(scope, [shortcut], context)
+
     # Documents.
 
     def _in_scope(self, scope: Scope, file: DriveFile) -> bool:
@@ -337,7 +422,7 @@ class GoogleDriveConnector(Connector):
         return (
             not file.trashed
             and not file.is_folder
-            and plan_for(file.mime_type) is not None
+            and (file.is_shortcut or plan_for(file.mime_type) is not None)
             and self._in_scope(scope, file)
         )
 
@@ -347,7 +432,9 @@ class GoogleDriveConnector(Connector):
     def _acl(self, scope: Scope, file: DriveFile) -> tuple[Acl, str | None]:
         """The file's ACL, and why it is empty when its permissions cannot be read."""
         try:
-            permissions = self._drive.permissions(scope.subject, file)
+            permissions = self._drive.permissions(
+                scope.subject, file, domain_admin=scope.kind == "drive"
+            )
         except RequestRejected as exc:
             return frozenset(), f"permissions unreadable: {exc}"
         if permissions is None:
@@ -356,9 +443,10 @@ class GoogleDriveConnector(Connector):
         return acl, None
 
     def _permissions_event(self, scope: Scope, file: DriveFile, acl: Acl) -> PermissionsChanged:
-        return PermissionsChanged(
-            source_id=self.source_id, external_id=scope.external_id(file.id), acl=acl
-        )
+        return self._permissions_event_of(scope.external_id(file.id), acl)
+
+    def _permissions_event_of(self, external_id: str, acl: Acl) -> PermissionsChanged:
+        return PermissionsChanged(source_id=self.source_id, external_id=external_id, acl=acl)
 
     def _documents(
         self, scope: Scope, files: list[DriveFile], context: SyncContext
@@ -367,11 +455,28 @@ class GoogleDriveConnector(Connector):
             return
         ids = [scope.external_id(f.id) for f in files]
         versions = {} if context.full else context.indexed_versions(ids)
-        for file, external_id in zip(files, ids, strict=True):
+        for listed, external_id in zip(files, ids, strict=True):
+            file = listed
+            if listed.is_shortcut:
+                target, why = self._resolve(scope, listed)
+                if target is None and why is None:
+                    # Its target is indexed where it lives (or has no text): no duplicate.
+                    self._shortcuts.discard(external_id)
+                    if external_id in context.indexed_versions([external_id]):
+                        yield DocumentDeleted(source_id=self.source_id, external_id=external_id)
+                    continue
+                self._shortcuts.add(external_id)
+                if target is None:
+                    yield self._permissions_event(scope, listed, frozenset())
+                    yield DocumentFailed(
+                        source_id=self.source_id, external_id=external_id, reason=why or ""
+                    )
+                    continue
+                file = target
             acl, unreadable = self._acl(scope, file)
             version = version_of(file)
             if unreadable is None and versions.get(external_id) == version:
-                yield self._permissions_event(scope, file, acl)
+                yield self._permissions_event(scope, listed, acl)
                 continue
             try:
                 if unreadable is None:
@@ -382,12 +487,13 @@ class GoogleDriveConnector(Connector):
                 text, problem = None, str(exc)
             if text is None:
                 # The last good copy stays, never wider than what the file now grants.
-                yield self._permissions_event(scope, file, acl)
+                yield self._permissions_event(scope, listed, acl)
                 yield DocumentFailed(
                     source_id=self.source_id, external_id=external_id, reason=problem or "no text"
                 )
                 continue
-            yield DocumentUpserted(document=self._document(scope, file, text, version, acl))
+            document = self._document(scope, file, text, version, acl, external_id)
+            yield DocumentUpserted(document=document)
 
     def _text(self, scope: Scope, file: DriveFile) -> tuple[str | None, str | None]:
         plan = plan_for(file.mime_type)
@@ -411,11 +517,11 @@ class GoogleDriveConnector(Connector):
             return None, str(exc)
 
     def _document(
-        self, scope: Scope, file: DriveFile, text: str, version: str, acl: Acl
+        self, scope: Scope, file: DriveFile, text: str, version: str, acl: Acl, external_id: str
     ) -> SourceDocument:
         return SourceDocument(
             source_id=self.source_id,
-            external_id=scope.external_id(file.id),
+            external_id=external_id,
             title=file.name or file.id,
             body=text,
             url=file.web_view_link,
@@ -424,7 +530,7 @@ class GoogleDriveConnector(Connector):
             updated_at=_parse_time(file.modified_time) or self._clock(),
             content_type="text/plain",
             doc_type="file",
-            metadata={"mime_type": file.mime_type, "scope": scope.name},
+            metadata={"mime_type": file.mime_type, "scope": scope.name, "file_id": file.id},
             version=version,
             acl=acl,
         )

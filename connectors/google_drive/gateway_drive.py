@@ -48,7 +48,8 @@ DIRECTORY_SCOPES = (
 )
 FILE_FIELDS = (
     "id,name,mimeType,parents,driveId,trashed,modifiedTime,createdTime,size,md5Checksum,"
-    "owners(emailAddress),webViewLink,inheritedPermissionsDisabled,resourceKey"
+    "owners(emailAddress),webViewLink,inheritedPermissionsDisabled,resourceKey,"
+    "shortcutDetails(targetId,targetMimeType,targetResourceKey)"
 )
 PERMISSION_FIELDS = (
     "nextPageToken,permissions(id,type,role,emailAddress,domain,allowFileDiscovery,deleted,"
@@ -59,6 +60,8 @@ PERMISSION_FIELDS = (
 FILE_REFUSALS = frozenset(
     {"insufficientFilePermissions", "fileNotDownloadable", "exportSizeLimitExceeded"}
 )
+# Comma-separated ``fileId/resourceKey`` pairs; one pair per request here.
+RESOURCE_KEYS_HEADER = "X-Goog-Drive-Resource-Keys"
 # Google's documented maximum page size of permissions.list.
 PERMISSIONS_PAGE = 100
 
@@ -316,14 +319,25 @@ class DriveGateway:
             if not token:
                 return
 
-    def file(self, subject: str, file_id: str) -> DriveFile | None:
-        """The file as ``subject`` sees it; None when it is gone or invisible to them."""
+    def file(self, subject: str, file_id: str, resource_key: str | None = None) -> DriveFile | None:
+        """The file as ``subject`` sees it; None when it is gone or invisible to them.
+
+        ``resource_key``: the file's key, when known (a shortcut's ``targetResourceKey``).
+        """
         request = self._api("files").get(fileId=file_id, supportsAllDrives=True, fields=FILE_FIELDS)
+        if resource_key:
+            request.headers[RESOURCE_KEYS_HEADER] = f"{file_id}/{resource_key}"
         found = self._call(subject, request, f"files.get {file_id}")
         return None if isinstance(found, NotFound) else DriveFile.model_validate(found)
 
-    def permissions(self, subject: str, file: DriveFile) -> list[DrivePermission] | None:
-        """Every permission of ``file``, paged; None when the file is gone or unreadable."""
+    def permissions(
+        self, subject: str, file: DriveFile, *, domain_admin: bool = True
+    ) -> list[DrivePermission] | None:
+        """Every permission of ``file``, paged; None when the file is gone or unreadable.
+
+        ``domain_admin``: ``subject`` is the delegated admin, which reads shared-drive files it
+        is no member of through domain admin access; a user reads with their own access.
+        """
         found: list[DrivePermission] = []
         token: str | None = None
         while True:
@@ -333,7 +347,7 @@ class DriveGateway:
                 "pageSize": PERMISSIONS_PAGE,
                 "fields": PERMISSION_FIELDS,
             }
-            if file.drive_id and self._admin_access:
+            if file.drive_id and self._admin_access and domain_admin:
                 params["useDomainAdminAccess"] = True
             if token:
                 params["pageToken"] = token
@@ -362,5 +376,5 @@ class DriveGateway:
     def _with_key(request: Any, file: DriveFile) -> Any:
         # Files shared by link since the 2021 security update need their resource key.
         if file.resource_key:
-            request.headers["X-Goog-Drive-Resource-Keys"] = f"{file.id}/{file.resource_key}"
+            request.headers[RESOURCE_KEYS_HEADER] = f"{file.id}/{file.resource_key}"
         return request

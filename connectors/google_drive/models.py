@@ -17,6 +17,12 @@ class Owner(_Payload):
     email: str | None = Field(default=None, alias="emailAddress")
 
 
+class ShortcutDetails(_Payload):
+    target_id: str | None = Field(default=None, alias="targetId")
+    target_mime_type: str | None = Field(default=None, alias="targetMimeType")
+    target_resource_key: str | None = Field(default=None, alias="targetResourceKey")
+
+
 class DriveFile(_Payload):
     id: str
     name: str = ""
@@ -34,6 +40,7 @@ class DriveFile(_Payload):
         default=False, alias="inheritedPermissionsDisabled"
     )
     resource_key: str | None = Field(default=None, alias="resourceKey")
+    shortcut: ShortcutDetails | None = Field(default=None, alias="shortcutDetails")
 
     @property
     def is_folder(self) -> bool:

@@ -14,6 +14,12 @@ checked against the ``drive.v3.json`` discovery document google-api-python-clien
 - Quota refusals: a ``ServerError(status=403)`` fault answers 403 ``userRateLimitExceeded``
   and a ``RateLimited`` fault 429 ``rateLimitExceeded``, both without Retry-After, as Drive.
 - Partial responses (``fields``) are accepted and ignored: whole resources are returned.
+- Shortcuts (``add_shortcut``) carry ``shortcutDetails``, the target's resource key included.
+- Resource keys: a file marked by ``require_resource_key`` answers 404 to everyone but its owner
+  on files.get, media, export and permissions.list unless the request's
+  ``X-Goog-Drive-Resource-Keys`` header (comma-separated ``fileId/resourceKey``) holds its key,
+  as Drive answers users who reach a link-shared file they have not opened before. Listings
+  still show it, with its ``resourceKey``.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from tests.emulators.base import ApiRequest, ApiResponse, Emulator, Handler
 from tests.emulators.discovery import MEDIA, DiscoveryDocument
 
 FOLDER = "application/vnd.google-apps.folder"
+SHORTCUT = "application/vnd.google-apps.shortcut"
 DOC = "application/vnd.google-apps.document"
 SHEET = "application/vnd.google-apps.spreadsheet"
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
@@ -108,6 +115,9 @@ class Item:
     resource_key: str | None = None
     # Only the owner may list the permissions (Drive refuses readers of some files).
     permissions_hidden: bool = False
+    key_required: bool = False
+    target: str | None = None  # a shortcut's target id
+    target_mime: str | None = None
 
 
 @dataclass
@@ -260,6 +270,23 @@ class DriveEmulator(Emulator):
             self.state.items[item.id] = item
             self._record(item, set())
             return item.id
+
+    def add_shortcut(self, name: str, target: str, **kwargs: Any) -> str:
+        """A shortcut to ``target`` (placed as ``add_file`` places files)."""
+        shortcut = self.add_file(name, mime=SHORTCUT, **kwargs)
+        with self.lock:
+            item = self.state.items[shortcut]
+            item.target = target
+            item.target_mime = self.state.items[target].mime
+            return shortcut
+
+    def require_resource_key(self, file_id: str) -> str:
+        """From now on ``file_id`` opens only with its resource key (its owner excepted)."""
+        with self.lock:
+            item = self.state.items[file_id]
+            item.resource_key = item.resource_key or f"0-key{self._next_id('')}"
+            item.key_required = True
+            return item.resource_key
 
     def add_folder(self, name: str, **kwargs: Any) -> str:
         return self.add_file(name, mime=FOLDER, **kwargs)
@@ -435,7 +462,22 @@ class DriveEmulator(Emulator):
             body["md5Checksum"] = hashlib.md5(item.content).hexdigest()
         if item.resource_key:
             body["resourceKey"] = item.resource_key
+        if item.target is not None:
+            details: dict[str, Any] = {"targetId": item.target}
+            if item.target_mime:
+                details["targetMimeType"] = item.target_mime
+            target = self.state.items.get(item.target)
+            if target is not None and target.resource_key:
+                details["targetResourceKey"] = target.resource_key
+            body["shortcutDetails"] = details
         return body
+
+    def _key_missing(self, request: ApiRequest, caller: str, item: Item) -> bool:
+        if not item.key_required or caller == item.owner:
+            return False
+        sent = request.headers.get("x-goog-drive-resource-keys", "")
+        pairs = {p.strip() for p in sent.split(",")}
+        return f"{item.id}/{item.resource_key}" not in pairs
 
     # Handlers.
 
@@ -561,7 +603,11 @@ class DriveEmulator(Emulator):
         if caller is None:
             return unauthenticated()
         item = self.state.items.get(file_id)
-        if item is None or not self.can_read(caller, item):
+        if (
+            item is None
+            or not self.can_read(caller, item)
+            or self._key_missing(request, caller, item)
+        ):
             return google_error(404, "notFound", f"File not found: {file_id}.")
         return item
 
@@ -594,6 +640,8 @@ class DriveEmulator(Emulator):
         if item is None or not (
             self.can_read(caller, item) or (admin and caller == self.state.admin)
         ):
+            return google_error(404, "notFound", f"File not found: {file_id}.")
+        if self._key_missing(request, caller, item):
             return google_error(404, "notFound", f"File not found: {file_id}.")
         if item.permissions_hidden and caller != item.owner:
             return google_error(403, "insufficientFilePermissions", "Insufficient permissions")
