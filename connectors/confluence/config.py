@@ -39,8 +39,8 @@ class ConfluenceSourceConfig(SourceSettings):
     spaces_allow: frozenset[str] = frozenset()
     spaces_deny: frozenset[str] = frozenset()
     content_types: frozenset[ContentType] = frozenset({"page", "blogpost"})
-    # Comments are not indexed (docs/connectors/confluence.md says why).
-    comments: Literal["exclude"] = "exclude"
+    # Footer and inline comments as a trailing section of their page (docs say why).
+    comments: Literal["include", "exclude"] = "include"
     # CQL ``lastmodified`` has minute precision and the reported times do not always match the
     # filter: every incremental window starts this far before the newest change already seen.
     overlap_minutes: int = Field(default=60, ge=1)

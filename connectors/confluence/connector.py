@@ -9,11 +9,15 @@
 - External ids are ``<space id>/<type>/<content id>``: the space is the scope, and a page moved
   to another space becomes a new document under the new space's permissions.
 - ACLs: ``layers.LayerReader``; permissions runs re-read them space by space.
+- Comments (footer and inline) are part of their page's text and version. A comment changes
+  neither the page's version nor its ``lastmodified``, so a second CQL window over
+  ``type=comment`` names the pages whose comments changed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -57,6 +61,8 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = "confluence-checkpoint/1"
 _VERSION_FORMAT = "confluence/1"
+# The comment part of a version when comments are excluded.
+_NO_COMMENTS = "nc"
 # The widest UTC offset: the window is widened by it when the API user's timezone is unknown.
 _MAX_UTC_OFFSET = timedelta(hours=14)
 
@@ -102,6 +108,7 @@ class ConfluenceConnector(Connector):
         spaces_deny: Iterable[str] = (),
         content_types: Iterable[str] = ("page", "blogpost"),
         overlap: timedelta = timedelta(minutes=60),
+        comments: bool = True,
     ) -> None:
         self.source_id = source_id
         self._gateway = gateway
@@ -111,6 +118,8 @@ class ConfluenceConnector(Connector):
         self._deny = frozenset(spaces_deny)
         self._types = tuple(t for t in ("page", "blogpost") if t in set(content_types))
         self._overlap = overlap
+        self._comments = comments
+        self._names: dict[str, str] = {}
         self._timezone: ZoneInfo | None = None
         self._timezone_known = False
         # Accounts whose profile hides their email, as the last identities() counted them
@@ -143,11 +152,18 @@ class ConfluenceConnector(Connector):
             self.validate()
         reader = LayerReader(self._gateway, self.source_id, self._org)
         self._titles = {}  # breadcrumbs: each ancestor's title read once a run
+        self._names = {}  # comment authors' names, read once a run
         spaces = self._spaces()
         value = checkpoint.value if checkpoint is not None else {}
         since = None if context.full else _parse_time(value.get("since"))
+        # A checkpoint written before comments were indexed has no comment window of its own.
+        comments_since = (
+            None if context.full else _parse_time(value.get("comments_since", value.get("since")))
+        )
         handled: set[str] = set()
+        fetched: set[str] = set()  # fetched with their comments this run
         newest = since
+        newest_comment = comments_since
         by_key = {space.key: space for space in spaces}
         next_url: str | None = None
         cql = self._cql(spaces, since)
@@ -167,13 +183,27 @@ class ConfluenceConnector(Connector):
                     continue  # the overlap, or a change made while paging, seen twice
                 handled.add(key)
                 handled.add(item.external_id)
-                yield from self._visit(item, versions.get(item.external_id) == version, reader)
-            yield CheckpointReached(checkpoint=self._checkpoint(newest))
+                current = self._is_current(versions.get(item.external_id), version)
+                if not current:
+                    fetched.add(item.external_id)
+                yield from self._visit(item, current, reader)
+            yield CheckpointReached(checkpoint=self._checkpoint(newest, newest_comment))
             next_url = page.next_url
             if next_url is None:
                 break
+        if self._comments:
+            commented = self._commented(spaces, by_key, comments_since, context, reader, fetched)
+            for event in commented:
+                if isinstance(event, datetime):
+                    if newest_comment is None or event > newest_comment:
+                        newest_comment = event
+                elif isinstance(event, CheckpointReached):
+                    yield CheckpointReached(checkpoint=self._checkpoint(newest, newest_comment))
+                else:
+                    yield event
+        handled |= fetched
         yield from self._reconcile(spaces, context, reader, handled)
-        yield CheckpointReached(checkpoint=self._checkpoint(newest))
+        yield CheckpointReached(checkpoint=self._checkpoint(newest, newest_comment))
 
     def list_live_ids(self) -> Iterator[ListingEvent]:
         for space in self._spaces():
@@ -335,10 +365,120 @@ class ConfluenceConnector(Connector):
             raise PermissionSourceUnreadableError(f"confluence group {group_id}: {found}")
         return [m for m in found if isinstance(m.get("accountId"), str) and m["accountId"]]
 
-    def _cql(self, spaces: list[Space], since: datetime | None) -> str | None:
+    def _commented(
+        self,
+        spaces: list[Space],
+        by_key: dict[str, Space],
+        since: datetime | None,
+        context: SyncContext,
+        reader: LayerReader,
+        fetched: set[str],
+    ) -> Iterator[ChangeEvent | datetime]:
+        """Pages and blog posts whose comments changed in the comment window, visited again;
+        yields each comment's modification time and a bare checkpoint marker per results page
+        (``changes`` turns them into the checkpoint)."""
+        cql = self._cql(spaces, since, types="comment")
+        next_url: str | None = None
+        while cql is not None:
+            page = self._gateway.search(cql, next_url, expand="version,space,container")
+            containers: list[Item] = []
+            for result in page.results:
+                when = _parse_time((result.get("version") or {}).get("when"))
+                if when is not None:
+                    yield when
+                item = self._container_item(result, by_key)
+                if item is not None and item.external_id not in fetched:
+                    fetched.add(item.external_id)
+                    containers.append(item)
+            versions = context.indexed_versions([item.external_id for item in containers])
+            for item in containers:
+                yield from self._revisit(item, versions.get(item.external_id), reader)
+            yield CheckpointReached(checkpoint=Checkpoint(value={}))
+            next_url = page.next_url
+            if next_url is None:
+                break
+
+    def _container_item(self, result: dict[str, Any], by_key: dict[str, Space]) -> Item | None:
+        if result.get("type") != "comment":
+            return None
+        container = result.get("container") or {}
+        kind, ident = container.get("type"), container.get("id")
+        space = by_key.get(str((result.get("space") or {}).get("key")))
+        if kind not in self._types or space is None:
+            return None
+        if isinstance(ident, int):
+            ident = str(ident)
+        if not isinstance(ident, str) or not ident:
+            return None
+        return Item(str(kind), ident, space)
+
+    def _revisit(
+        self, item: Item, indexed: str | None, reader: LayerReader
+    ) -> Iterator[ChangeEvent]:
+        """A page whose comments changed: fetched again unless the index holds these comments
+        (a comment seen again in the overlap)."""
+        comments = self._read_comments(item)
+        if isinstance(comments, str):
+            resolved = reader.resolve(item.content_type, item.content_id, item.space.id)
+            yield self._permissions_changed(item.external_id, resolved.acl)
+            yield self._failed(item.external_id, comments)
+            return
+        if indexed is not None and _marker_of(indexed) == _comment_marker(comments):
+            yield from self._visit(item, True, reader)
+            return
+        yield from self._fetch(item, reader, comments)
+
+    def _read_comments(self, item: Item) -> list[dict[str, Any]] | str:
+        """The item's comments, or why they cannot be read (the page then fails alone)."""
+        try:
+            found = self._gateway.comments(item.content_type, item.content_id)
+        except RequestRejected as exc:
+            return f"comments cannot be read: {exc}"
+        if isinstance(found, Refused):
+            return f"comments cannot be read: {found}"
+        return found
+
+    def _is_current(self, indexed: str | None, page_version: str) -> bool:
+        """Whether the index holds this page version, with comments as this source indexes them
+        (a page that changed only its comments is found by the comment window)."""
+        if indexed is None:
+            return False
+        page_part, _, marker = indexed.rpartition("|")
+        if page_part != page_version:
+            return False
+        return marker.startswith("c") if self._comments else marker == _NO_COMMENTS
+
+    def _comments_text(self, comments: list[dict[str, Any]]) -> str:
+        parts = []
+        for comment in comments:
+            storage = ((comment.get("body") or {}).get("storage") or {}).get("value") or ""
+            text = storage_to_text(str(storage)).strip()
+            if not text:
+                continue
+            author = (comment.get("version") or {}).get("authorId")
+            name = self._author_name(author) if isinstance(author, str) else "Unknown user"
+            inline = " (inline)" if comment.get("kind") == "inline" else ""
+            parts.append(f"## {name}{inline}\n\n{text}")
+        return "# Comments\n\n" + "\n\n".join(parts) if parts else ""
+
+    def _author_name(self, account_id: str) -> str:
+        if account_id not in self._names:
+            try:
+                person = self._gateway.user(account_id)
+            except RequestRejected:
+                person = Refused(400, "user")
+            name = None
+            if not isinstance(person, Refused):
+                name = person.get("publicName") or person.get("displayName")
+            self._names[account_id] = name if isinstance(name, str) and name else "Unknown user"
+        return self._names[account_id]
+
+    def _cql(
+        self, spaces: list[Space], since: datetime | None, *, types: str | None = None
+    ) -> str | None:
         if not spaces:
             return None
-        types = ",".join(self._types)
+        types = types or ",".join(self._types)
         keys = ",".join(f'"{s.key}"' for s in spaces)
         cql = f"type in ({types}) and space in ({keys})"
         if since is not None:
@@ -374,7 +514,12 @@ class ConfluenceConnector(Connector):
             return
         yield from self._fetch(item, reader)
 
-    def _fetch(self, item: Item, reader: LayerReader) -> Iterator[ChangeEvent]:
+    def _fetch(
+        self,
+        item: Item,
+        reader: LayerReader,
+        comments: list[dict[str, Any]] | None = None,
+    ) -> Iterator[ChangeEvent]:
         content = self._gateway.content(item.content_type, item.content_id)
         if isinstance(content, Refused):
             if content.status == 404:
@@ -389,8 +534,18 @@ class ConfluenceConnector(Connector):
             yield self._permissions_changed(item.external_id, NOBODY)
             yield self._failed(item.external_id, resolved.unknown)
             return
+        if self._comments and comments is None:
+            read = self._read_comments(item)
+            if isinstance(read, str):
+                # The page's ACL is known and stays; its text waits for readable comments.
+                yield self._permissions_changed(item.external_id, resolved.acl)
+                yield self._failed(item.external_id, read)
+                return
+            comments = read
         try:
-            document = self._document(item, content, resolved.acl, resolved.ancestors)
+            document = self._document(
+                item, content, resolved.acl, resolved.ancestors, comments or []
+            )
         except (ValidationError, ValueError) as exc:
             yield self._permissions_changed(item.external_id, resolved.acl)
             yield self._failed(item.external_id, f"invalid document: {exc}")
@@ -403,9 +558,15 @@ class ConfluenceConnector(Connector):
         content: dict[str, Any],
         acl: Acl,
         ancestors: tuple[tuple[str, str], ...],
+        comments: list[dict[str, Any]],
     ) -> SourceDocument:
         version = content.get("version") or {}
         body = ((content.get("body") or {}).get("storage") or {}).get("value") or ""
+        text = storage_to_text(body)
+        discussion = self._comments_text(comments) if self._comments else ""
+        if discussion:
+            text = f"{text}\n\n{discussion}" if text else discussion
+        marker = _comment_marker(comments) if self._comments else _NO_COMMENTS
         labels = [
             str(label["name"])
             for label in ((content.get("labels") or {}).get("results") or [])
@@ -418,7 +579,7 @@ class ConfluenceConnector(Connector):
             source_id=self.source_id,
             external_id=item.external_id,
             title=str(content.get("title") or ""),
-            body=storage_to_text(body),
+            body=text,
             url=f"{self._gateway.site}/wiki{webui}" if isinstance(webui, str) else None,
             author=content.get("authorId") if isinstance(content.get("authorId"), str) else None,
             created_at=_parse_time(content.get("createdAt")),
@@ -431,8 +592,9 @@ class ConfluenceConnector(Connector):
                 "content_id": item.content_id,
                 "labels": labels,
                 "version_number": int(version.get("number") or 0),
+                "comment_count": len(comments) if self._comments else 0,
             },
-            version=_version(item.content_type, version.get("number")),
+            version=f"{_version(item.content_type, version.get('number'))}|{marker}",
             acl=acl,
         )
 
@@ -462,10 +624,12 @@ class ConfluenceConnector(Connector):
             if self.scope_of(external_id) not in failed:
                 yield DocumentDeleted(source_id=self.source_id, external_id=external_id)
 
-    def _checkpoint(self, newest: datetime | None) -> Checkpoint:
+    def _checkpoint(self, newest: datetime | None, newest_comment: datetime | None) -> Checkpoint:
         value: dict[str, Any] = {"format": CHECKPOINT_FORMAT}
         if newest is not None:
             value["since"] = newest.astimezone(UTC).isoformat()
+        if newest_comment is not None:
+            value["comments_since"] = newest_comment.astimezone(UTC).isoformat()
         return Checkpoint(value=value)
 
     def _permissions_changed(self, external_id: str, acl: Acl) -> PermissionsChanged:
@@ -476,7 +640,22 @@ class ConfluenceConnector(Connector):
 
 
 def _version(content_type: str, number: Any) -> str:
+    """The page part of a document's version (what a CQL result names)."""
     return f"{_VERSION_FORMAT}|{content_type}|{number}"
+
+
+def _comment_marker(comments: list[dict[str, Any]]) -> str:
+    """The comment part of a document's version: how many, and a digest of every comment's id
+    and version (an added, edited or removed comment changes it)."""
+    pairs = sorted(
+        f"{c.get('id')}:{(c.get('version') or {}).get('number')}:{c.get('kind')}" for c in comments
+    )
+    digest = hashlib.sha256("\n".join(pairs).encode()).hexdigest()[:16]
+    return f"c{len(comments)}-{digest}"
+
+
+def _marker_of(version: str) -> str:
+    return version.rpartition("|")[2]
 
 
 def _space_order(space_id: str) -> tuple[int, str]:
@@ -525,4 +704,5 @@ def from_config(
         spaces_deny=config.spaces_deny,
         content_types=config.content_types,
         overlap=timedelta(minutes=config.overlap_minutes),
+        comments=config.comments == "include",
     )

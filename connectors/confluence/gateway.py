@@ -293,13 +293,43 @@ class ConfluenceGateway:
                 return Restriction(tuple(accounts), tuple(groups), unkeyed)
             start += limit
 
-    def search(self, cql: str, next_url: str | None) -> SearchPage:
+    def comments(self, content_type: str, content_id: str) -> list[dict[str, Any]] | Refused:
+        """Every current footer and inline comment of a page or blog post, storage bodies,
+        oldest first (footer comments, then inline ones); Refused when either is unreadable."""
+        collection = "pages" if content_type == "page" else "blogposts"
+        found: list[dict[str, Any]] = []
+        for kind in ("footer", "inline"):
+            url: str | None = f"{V2}/{collection}/{content_id}/{kind}-comments"
+            query: Mapping[str, Any] | None = {
+                "body-format": "storage",
+                "status": "current",
+                "sort": "created-date",
+                "limit": 250,
+            }
+            while url is not None:
+                answer = self.get(
+                    url,
+                    query,
+                    what=f"{kind} comments of {content_type} {content_id}",
+                    tolerate=(403, 404),
+                )
+                if isinstance(answer, Refused):
+                    return answer
+                for item in answer.get("results") or []:
+                    if isinstance(item, dict) and isinstance(item.get("id"), str):
+                        found.append({**item, "kind": kind})
+                url, query = self._next(answer), None
+        return found
+
+    def search(
+        self, cql: str, next_url: str | None, *, expand: str = "version,space"
+    ) -> SearchPage:
         """One page of CQL results (with version and space), from the start or ``next_url``."""
         if next_url is None:
             params: Mapping[str, Any] | None = {
                 "cql": cql,
                 "limit": self.page_size,
-                "expand": "version,space",
+                "expand": expand,
             }
             body = self._must(self.get(f"{V1}/content/search", params, what="CQL search"))
         else:

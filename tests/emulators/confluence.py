@@ -8,10 +8,12 @@ draft or trashed node answers 404 (CONFCLOUD-77618), and a refused credential an
 operations whose document lists no 401.
 
 The state is seeded and mutable (``add``, ``edit``, ``move``, ``trash``, ``restore``,
-``purge``, ``archive``, ``restrict``); edits set ``lastmodified`` from the emulator's clock,
-restriction changes, moves and restores do not (as on the real site). CQL is the subset the
-connector sends: ``type in (...) and space in (...) [and lastmodified >= "yyyy-MM-dd HH:mm"]
-order by lastmodified [asc]``, the time read in the API user's timezone.
+``purge``, ``archive``, ``restrict``, ``comment``, ``edit_comment``); edits set ``lastmodified``
+from the emulator's clock, restriction changes, moves and restores do not (as on the real site).
+Comments (v2 footer and inline comment listings; ``comment`` results in CQL, with their
+``container``) have their own version and ``lastmodified``; they leave the page's alone. CQL is
+the subset the connector sends: ``type in (...) and space in (...) [and lastmodified >=
+"yyyy-MM-dd HH:mm"] order by lastmodified [asc]``, the time read in the API user's timezone.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ _ROUTES: list[tuple[str, re.Pattern[str]]] = [
     ("space_pages", re.compile(rf"{V2}/spaces/(\d+)/pages\Z")),
     ("space_blogposts", re.compile(rf"{V2}/spaces/(\d+)/blogposts\Z")),
     ("ancestors", re.compile(rf"{V2}/pages/(\d+)/ancestors\Z")),
+    ("comments", re.compile(rf"{V2}/(pages|blogposts)/(\d+)/(footer|inline)-comments\Z")),
     ("page", re.compile(rf"{V2}/pages/(\d+)\Z")),
     ("blogpost", re.compile(rf"{V2}/blogposts/(\d+)\Z")),
     ("folder", re.compile(rf"{V2}/folders/(\d+)\Z")),
@@ -106,6 +109,19 @@ class Content:
 
 
 @dataclass
+class Comment:
+    id: str
+    container_id: str
+    kind: str  # footer | inline
+    body: str
+    author_id: str
+    created: datetime
+    modified: datetime
+    version: int = 1
+    status: str = "current"
+
+
+@dataclass
 class Site:
     users: dict[str, User]
     groups: dict[str, Group]
@@ -120,6 +136,7 @@ class Site:
     next_id: int = 1000
     # Nodes whose restriction the site cannot read (a draft or trashed ancestor).
     unreadable: set[str] = field(default_factory=set)
+    comments: dict[str, Comment] = field(default_factory=dict)
 
 
 def _iso(instant: datetime) -> str:
@@ -233,6 +250,32 @@ class ConfluenceEmulator(Emulator):
             content.modified = self.state.now
             self.state.now += timedelta(seconds=10)
 
+    def comment(
+        self, container: str, body: str, author: str = "bob", *, inline: bool = False
+    ) -> str:
+        """Add a comment (``author`` a seeded name). The page's version and lastmodified stay."""
+        with self.lock:
+            site = self.state
+            site.next_id += 1
+            ident = str(site.next_id)
+            site.comments[ident] = Comment(
+                id=ident,
+                container_id=container,
+                kind="inline" if inline else "footer",
+                body=body,
+                author_id=self.names[author],
+                created=site.now,
+                modified=site.now,
+            )
+            site.now += timedelta(seconds=10)
+            return ident
+
+    def edit_comment(self, ident: str, body: str) -> None:
+        with self.lock:
+            found = self.state.comments[ident]
+            found.body, found.version, found.modified = body, found.version + 1, self.state.now
+            self.state.now += timedelta(seconds=10)
+
     def restrict(self, ident: str, users: Iterable[str] = (), groups: Iterable[str] = ()) -> None:
         """Set the read restriction (no entries: none). Does not touch version or lastmodified."""
         with self.lock:
@@ -286,6 +329,7 @@ class ConfluenceEmulator(Emulator):
             "space_pages": self.space_contents,
             "space_blogposts": self.space_contents,
             "ancestors": self.ancestors,
+            "comments": self.comments,
             "page": self.content,
             "blogpost": self.content,
             "folder": self.content,
@@ -512,6 +556,45 @@ class ConfluenceEmulator(Emulator):
         # Truncated at limit, keeping the nearest ancestors (the real endpoint's behaviour).
         return ApiResponse(body={"results": chain[-limit:], "_links": {}})
 
+    def comments(self, request: ApiRequest) -> ApiResponse:
+        if not self._authorised(request):
+            return self._unauthorised()
+        collection, ident, kind = self._groups_of(request)
+        content = self.state.contents.get(ident)
+        wanted = "page" if collection == "pages" else "blogpost"
+        if content is None or content.type != wanted or not self._visible(content):
+            return ApiResponse(404, {"message": "not found"})
+        statuses = set(request.query.get("status", "current").split(","))
+        chosen = [
+            c
+            for c in self.state.comments.values()
+            if c.container_id == ident and c.kind == kind and c.status in statuses
+        ]
+        chosen.sort(key=lambda c: (c.created, int(c.id)))
+        owner = "pageId" if wanted == "page" else "blogPostId"
+        items = []
+        for c in chosen:
+            item: dict[str, Any] = {
+                "id": c.id,
+                "status": c.status,
+                "title": f"Re: {content.title}",
+                owner: ident,
+                "version": {
+                    "number": c.version,
+                    "createdAt": _iso(c.modified),
+                    "minorEdit": False,
+                    "authorId": c.author_id,
+                },
+                "_links": {"webui": f"/spaces/{self._key(content.space_id)}/pages/{ident}"},
+            }
+            if request.query.get("body-format") == "storage":
+                item["body"] = {"storage": {"representation": "storage", "value": c.body}}
+            if kind == "inline":
+                item["resolutionStatus"] = "open"
+            items.append(item)
+        chunk, following = self._page(request, items, request.path)
+        return ApiResponse(body=self._multi(chunk, following))
+
     # -- v1 handlers ----------------------------------------------------------------------
 
     def search(self, request: ApiRequest) -> ApiResponse:
@@ -535,8 +618,23 @@ class ConfluenceEmulator(Emulator):
             and (not keys or self._key(c.space_id) in keys)
             and (since is None or c.modified >= since)
         ]
-        found.sort(key=lambda c: (c.modified, int(c.id)))
-        items = [self._search_json(c) for c in found]
+        items = [(c.modified, int(c.id), self._search_json(c)) for c in found]
+        if "comment" in types:
+            for note in self.state.comments.values():
+                page = self.state.contents.get(note.container_id)
+                if (
+                    page is None
+                    or note.status != "current"
+                    or not self._visible(page)
+                    or (keys and self._key(page.space_id) not in keys)
+                    or (since is not None and note.modified < since)
+                ):
+                    continue
+                items.append((note.modified, int(note.id), self._comment_json(note, page)))
+        items.sort(key=lambda entry: (entry[0], entry[1]))
+        return self._search_answer(request, [entry[2] for entry in items])
+
+    def _search_answer(self, request: ApiRequest, items: list[dict[str, Any]]) -> ApiResponse:
         start = int(request.query.get("cursor", "0") or 0)
         limit = int(request.query.get("limit", 25))
         chunk = items[start : start + limit]
@@ -555,6 +653,30 @@ class ConfluenceEmulator(Emulator):
             }
         )
 
+    def _comment_json(self, note: Comment, page: Content) -> dict[str, Any]:
+        space = self.state.spaces[page.space_id]
+        return {
+            "id": note.id,
+            "type": "comment",
+            "status": note.status,
+            "title": f"Re: {page.title}",
+            "space": self._space_json(space),
+            "container": {"id": page.id, "type": page.type, "title": page.title},
+            "version": {"number": note.version, "when": _iso(note.modified), "minorEdit": False},
+            "_links": {"webui": f"/spaces/{space.key}/pages/{page.id}"},
+        }
+
+    def _space_json(self, space: Space) -> dict[str, Any]:
+        return {
+            "id": int(space.id),
+            "key": space.key,
+            "name": space.name,
+            "type": "global",
+            "status": "current",
+            "_expandable": {},
+            "_links": {},
+        }
+
     def _search_json(self, c: Content) -> dict[str, Any]:
         space = self.state.spaces[c.space_id]
         return {
@@ -562,15 +684,7 @@ class ConfluenceEmulator(Emulator):
             "type": c.type,
             "status": c.status,
             "title": c.title,
-            "space": {
-                "id": int(space.id),
-                "key": space.key,
-                "name": space.name,
-                "type": "global",
-                "status": "current",
-                "_expandable": {},
-                "_links": {},
-            },
+            "space": self._space_json(space),
             "version": {"number": c.version, "when": _iso(c.modified), "minorEdit": False},
             "_links": {"webui": f"/spaces/{space.key}/pages/{c.id}"},
         }
