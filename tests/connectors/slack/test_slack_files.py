@@ -101,3 +101,22 @@ def test_a_failing_download_fails_only_that_file(harness: Harness) -> None:
     broken.fail_status = None
     assert harness.run(RunType.incremental).status == "succeeded"
     assert harness.found("bob@acme.com", "narwhal") == {"broken.txt"}
+
+
+def test_a_file_shared_in_two_channels_is_readable_through_each_and_leaves_with_one(
+    harness: Harness,
+) -> None:
+    people, channels = seed(harness.slack)
+    file = harness.slack.share_file(
+        channels.secret.id, people.carol, "plan.txt", b"capybara launch plan", time.time()
+    )
+    message = harness.slack.post(channels.eng.id, people.alice, "see the plan", time.time())
+    message.files.append(file)
+    harness.sync()
+    assert harness.found("carol@acme.com", "capybara") == {"plan.txt"}  # #secret only
+    assert harness.found("gina@acme.com", "capybara") == {"plan.txt"}  # #eng only
+    assert harness.found("dave@acme.com", "capybara") == set()
+    harness.slack.delete(channels.eng.id, message.ts)  # unshared from #eng
+    assert harness.run(RunType.incremental).status == "succeeded"
+    assert harness.found("gina@acme.com", "capybara") == set()
+    assert harness.found("carol@acme.com", "capybara") == {"plan.txt"}

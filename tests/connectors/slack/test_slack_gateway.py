@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from connectors.errors import RetryableError, SourceUnavailableError
-from connectors.gateway import GatewayRetryPolicy
-from connectors.slack.gateway import ChannelGone, SlackGateway, SlackRequestFailed, ThreadGone
+from connectors.gateway import GatewayRetryPolicy, RequestRejected
+from connectors.slack.gateway import (
+    ChannelGone,
+    FileGone,
+    FileTooLarge,
+    SlackGateway,
+    SlackRequestFailed,
+    ThreadGone,
+)
 from tests.emulators.base import RateLimited, ServerError
 from tests.emulators.slack import SlackEmulator
 
@@ -49,3 +56,29 @@ def test_slack_error_codes_map_to_connector_errors(slack: SlackEmulator) -> None
     slack.revoke_auth_after(0)
     with pytest.raises(SourceUnavailableError, match="invalid_auth"):
         api.call("conversations.list")
+
+
+def test_the_bot_token_is_sent_only_to_slack_hosts(slack: SlackEmulator) -> None:
+    api = gateway(slack, [])
+    for url in ("https://attacker.example/files-pri/T1-F1/x.txt", "http://files.slack.com/x"):
+        with pytest.raises(RequestRejected, match="refused to send the token"):
+            api.download(url, 1_000)
+    assert slack.calls_of("files.download") == []
+
+
+def test_file_downloads_map_gone_limits_and_failures(slack: SlackEmulator) -> None:
+    api = gateway(slack, [], attempts=2)
+    alice = slack.add_user("Alice", "alice@acme.com").id
+    channel = slack.add_channel("eng", [alice])
+    file = slack.share_file(channel.id, alice, "a.txt", b"0123456789", 1_700_000_000.0)
+    url = f"{slack.url}/files-pri/{slack.state.team_id}-{file.id}/a.txt"
+    assert api.download(url, 10) == b"0123456789"
+    with pytest.raises(FileTooLarge):
+        api.download(url, 9)
+    file.fail_status = 503
+    with pytest.raises(RetryableError):
+        api.download(url, 10)
+    file.fail_status = None
+    slack.delete_file(file.id)
+    with pytest.raises(FileGone):
+        api.download(url, 10)
