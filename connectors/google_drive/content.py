@@ -1,4 +1,4 @@
-"""The text of a Drive file: Google Docs and Slides exported as text, Sheets as CSV, PDF and
+"""The text of a Drive file: Google Docs and Slides exported as text, Sheets as XLSX, PDF and
 Office files extracted with pypdf, python-docx, openpyxl and python-pptx, plain text decoded.
 """
 
@@ -15,8 +15,11 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 PDF = "application/pdf"
 
-# Google-native type -> the export format whose text is indexed.
-EXPORTS = {DOCS: "text/plain", SLIDES: "text/plain", SHEETS: "text/csv"}
+# Google-native type -> the export format whose text is indexed. A Sheet's CSV export holds
+# its first sheet only; the XLSX export holds every sheet.
+EXPORTS = {DOCS: "text/plain", SLIDES: "text/plain", SHEETS: XLSX}
+# A workbook within the export limit may still unpack to far more text (XLSX is zipped XML).
+MAX_WORKBOOK_CHARS = 20_000_000
 _TEXT_TYPES = ("application/json", "application/xml", "application/x-yaml", "application/csv")
 
 
@@ -46,14 +49,14 @@ def is_text(mime_type: str) -> bool:
     return mime_type.startswith("text/") or mime_type in _TEXT_TYPES
 
 
-def extract(mime_type: str, data: bytes) -> str:
+def extract(mime_type: str, data: bytes, *, max_workbook_chars: int = MAX_WORKBOOK_CHARS) -> str:
     try:
         if mime_type == PDF:
             return _pdf(data)
         if mime_type == DOCX:
             return _docx(data)
         if mime_type == XLSX:
-            return _xlsx(data)
+            return _xlsx(data, max_workbook_chars)
         if mime_type == PPTX:
             return _pptx(data)
     except UnreadableContent:
@@ -80,16 +83,25 @@ def _docx(data: bytes) -> str:
     return "\n".join(lines)
 
 
-def _xlsx(data: bytes) -> str:
+def _xlsx(data: bytes, max_chars: int) -> str:
     import openpyxl
 
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     lines: list[str] = []
-    for sheet in book.worksheets:
-        lines.append(sheet.title)
-        for row in sheet.iter_rows(values_only=True):
-            lines.append(",".join("" if v is None else str(v) for v in row))
-    book.close()
+    size = 0
+    try:
+        for sheet in book.worksheets:
+            lines.append(sheet.title)
+            for row in sheet.iter_rows(values_only=True):
+                line = ",".join("" if v is None else str(v) for v in row)
+                size += len(line) + 1
+                if size > max_chars:
+                    raise UnreadableContent(
+                        f"skipped: its sheets hold over {max_chars} characters of text"
+                    )
+                lines.append(line)
+    finally:
+        book.close()
     return "\n".join(lines)
 
 

@@ -24,12 +24,15 @@ checked against the ``drive.v3.json`` discovery document google-api-python-clien
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import openpyxl
 from google.auth.credentials import Credentials
 
 from tests.emulators.base import ApiRequest, ApiResponse, Emulator, Handler
@@ -40,7 +43,8 @@ SHORTCUT = "application/vnd.google-apps.shortcut"
 DOC = "application/vnd.google-apps.document"
 SHEET = "application/vnd.google-apps.spreadsheet"
 _EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
-_EXPORTS = {DOC: ("text/plain",), SHEET: ("text/csv",)}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_EXPORTS = {DOC: ("text/plain",), SHEET: ("text/csv", XLSX)}
 
 
 class EmulatorCredentials(Credentials):
@@ -118,6 +122,8 @@ class Item:
     key_required: bool = False
     target: str | None = None  # a shortcut's target id
     target_mime: str | None = None
+    # A Sheet's sheets (title -> CSV); None: one sheet holding ``content``.
+    sheets: dict[str, str] | None = None
 
 
 @dataclass
@@ -279,6 +285,14 @@ class DriveEmulator(Emulator):
             item.target = target
             item.target_mime = self.state.items[target].mime
             return shortcut
+
+    def add_sheet(self, name: str, sheets: dict[str, str], **kwargs: Any) -> str:
+        """A Google Sheet of several sheets (title -> CSV rows), in order."""
+        first = next(iter(sheets.values()), "")
+        sheet = self.add_file(name, first, mime=SHEET, **kwargs)
+        with self.lock:
+            self.state.items[sheet].sheets = dict(sheets)
+            return sheet
 
     def require_resource_key(self, file_id: str) -> str:
         """From now on ``file_id`` opens only with its resource key (its owner excepted)."""
@@ -628,6 +642,9 @@ class DriveEmulator(Emulator):
         wanted = request.query.get("mimeType", "")
         if wanted not in _EXPORTS.get(found.mime, ()):
             return google_error(400, "badRequest", f"Export to {wanted} is not supported")
+        if wanted == XLSX:
+            return ApiResponse(raw=workbook_of(found), headers={"content-type": wanted})
+        # CSV holds the first sheet only, as Drive exports it.
         return ApiResponse(raw=found.content, headers={"content-type": wanted})
 
     def permissions_list(self, request: ApiRequest) -> ApiResponse:
@@ -654,6 +671,19 @@ class DriveEmulator(Emulator):
         if token:
             body["nextPageToken"] = token
         return ApiResponse(body=body)
+
+
+def workbook_of(item: Item) -> bytes:
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    sheets = item.sheets or {"Sheet1": item.content.decode("utf-8")}
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in csv.reader(io.StringIO(rows)):
+            sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def _owner_grant(email: str) -> Grant:
