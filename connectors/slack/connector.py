@@ -558,7 +558,7 @@ class SlackConnector(Connector):
             external_id=external_id,
             title=file.title,
             body=body,
-            url=f"{self._team_url}files/{file.user}/{file.id}" if self._team_url else None,
+            url=file.permalink,
             author=author,
             created_at=utc(file.created),
             updated_at=utc(max(float(file.created), float(file.shared_ts))),

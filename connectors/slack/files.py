@@ -68,6 +68,7 @@ class SharedFile:
     filetype: str
     size: int | None
     url: str | None
+    permalink: str | None
     external: bool
     mode: str
     user: str
@@ -85,6 +86,7 @@ class SharedFile:
             filetype=str(raw.get("filetype") or ""),
             size=int(size) if isinstance(size, int) else None,
             url=str(raw.get("url_private_download") or raw.get("url_private") or "") or None,
+            permalink=str(raw.get("permalink") or "") or None,
             external=bool(raw.get("is_external")),
             mode=str(raw.get("mode") or ""),
             user=str(raw.get("user") or ""),

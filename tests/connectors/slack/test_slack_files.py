@@ -46,6 +46,50 @@ def test_a_text_file_in_a_private_channel_is_found_by_its_members_only(harness: 
     assert harness.found("gina@acme.com", "floorplan") == set()  # #general: she is not in it
 
 
+def _pdf(text: str) -> bytes:
+    """A one-page PDF with ``text`` in Helvetica, built by hand (no PDF writer is installed)."""
+    stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return out
+
+
+def test_a_pdf_is_found_by_its_text(harness: Harness) -> None:
+    people, channels = seed(harness.slack)
+    harness.slack.share_file(
+        channels.eng.id,
+        people.bob,
+        "forecast.pdf",
+        _pdf("gazelle quarterly forecast"),
+        time.time(),
+        mimetype="application/pdf",
+        filetype="pdf",
+        title="Q3 forecast",
+    )
+    harness.sync()
+    assert harness.found("gina@acme.com", "gazelle") == {"Q3 forecast"}
+    assert harness.found("carol@acme.com", "gazelle") == {"Q3 forecast"}  # public channel
+    assert harness.found("xavier@partner.io", "gazelle") == set()
+
+
 def test_a_deleted_file_leaves_the_index_on_the_next_incremental(harness: Harness) -> None:
     people, channels = seed(harness.slack)
     kept = harness.slack.share_file(
