@@ -372,13 +372,10 @@ class GoogleDriveConnector(Connector):
     ) -> Iterator[ChangeEvent]:
         """Resolve again the shortcuts indexed as their target: the target's edits, sharing
         changes and deletion reach no feed the connector follows."""
-        if not self._shortcuts:
-            return
-        indexed = context.indexed_versions(sorted(self._shortcuts))
         for external_id in sorted(self._shortcuts):
             scope = scopes.get(scope_name_of(external_id))
-            if scope is None or external_id not in indexed:
-                self._shortcuts.discard(external_id)  # gone with its scope, or deleted
+            if scope is None:
+                self._shortcuts.discard(external_id)  # gone with its scope
                 continue
             file_id = external_id.rsplit("/", 1)[1]
             try:

@@ -81,6 +81,12 @@ def test_a_shortcut_whose_target_turns_unreadable_is_visible_to_nobody(
     ]
     assert all(ws.found("settlement", who) == set() for who in (ALICE, BOB, CAROL, DAVE))
 
+    # Back in the drive: the failed shortcut is resolved again without a change of its own.
+    drive.state.drives[legal].members = members
+    assert ws.run(RunType.incremental, **MY_DRIVES_ONLY).status == "succeeded"
+    assert ws.found("settlement", CAROL) == {"Memo"}
+    assert ws.found("settlement", DAVE) == set()
+
 
 def test_a_shortcut_to_an_indexed_file_creates_no_duplicate(workspace: Workspace) -> None:
     ws, drive = workspace, workspace.drive
