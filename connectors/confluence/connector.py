@@ -87,6 +87,16 @@ class Item:
         return f"{self.space.id}/{self.content_type}/{self.content_id}"
 
 
+@dataclass(frozen=True)
+class _ResultsPageDone:
+    """The comment window finished a results page: ``changes`` checkpoints there."""
+
+
+@dataclass(frozen=True)
+class _CommentSeen:
+    when: datetime
+
+
 class ConfluenceConnector(Connector):
     capabilities = Capabilities(
         incremental=True,
@@ -194,10 +204,10 @@ class ConfluenceConnector(Connector):
         if self._comments:
             commented = self._commented(spaces, by_key, comments_since, context, reader, fetched)
             for event in commented:
-                if isinstance(event, datetime):
-                    if newest_comment is None or event > newest_comment:
-                        newest_comment = event
-                elif isinstance(event, CheckpointReached):
+                if isinstance(event, _CommentSeen):
+                    if newest_comment is None or event.when > newest_comment:
+                        newest_comment = event.when
+                elif isinstance(event, _ResultsPageDone):
                     yield CheckpointReached(checkpoint=self._checkpoint(newest, newest_comment))
                 else:
                     yield event
@@ -373,10 +383,10 @@ class ConfluenceConnector(Connector):
         context: SyncContext,
         reader: LayerReader,
         fetched: set[str],
-    ) -> Iterator[ChangeEvent | datetime]:
-        """Pages and blog posts whose comments changed in the comment window, visited again;
-        yields each comment's modification time and a bare checkpoint marker per results page
-        (``changes`` turns them into the checkpoint)."""
+    ) -> Iterator[ChangeEvent | _CommentSeen | _ResultsPageDone]:
+        """Pages and blog posts whose comments changed in the comment window, visited again,
+        with each comment's modification time and the end of every results page (``changes``
+        turns them into checkpoints)."""
         cql = self._cql(spaces, since, types="comment")
         next_url: str | None = None
         while cql is not None:
@@ -385,7 +395,7 @@ class ConfluenceConnector(Connector):
             for result in page.results:
                 when = _parse_time((result.get("version") or {}).get("when"))
                 if when is not None:
-                    yield when
+                    yield _CommentSeen(when)
                 item = self._container_item(result, by_key)
                 if item is not None and item.external_id not in fetched:
                     fetched.add(item.external_id)
@@ -393,7 +403,7 @@ class ConfluenceConnector(Connector):
             versions = context.indexed_versions([item.external_id for item in containers])
             for item in containers:
                 yield from self._revisit(item, versions.get(item.external_id), reader)
-            yield CheckpointReached(checkpoint=Checkpoint(value={}))
+            yield _ResultsPageDone()
             next_url = page.next_url
             if next_url is None:
                 break

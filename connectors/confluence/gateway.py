@@ -304,7 +304,7 @@ class ConfluenceGateway:
                 "body-format": "storage",
                 "status": "current",
                 "sort": "created-date",
-                "limit": 250,
+                "limit": self.page_size,
             }
             while url is not None:
                 answer = self.get(

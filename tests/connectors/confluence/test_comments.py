@@ -28,11 +28,15 @@ def test_a_comments_words_and_author_find_its_page_for_the_pages_readers_only(
     site.comment(page_id(site, "Salaries"), "<p>Glacier review in March</p>", author="carol")
     site.comment(page_id(site, "Deep design"), "<p>Aurora benchmark</p>", author="alice")
     site.comment(page_id(site, "Deep design"), "<p>Borealis typo</p>", "bob", inline=True)
+    site.comment(page_id(site, "Deep design"), "<p>Nimbus rerun</p>", author="bob")
+    site.comment(page_id(site, "Deep design"), "<p>Cirrus numbers</p>", author="alice")
     synced(site, stores)
     assert found(stores, "glacier", "carol@acme.com") == {"Salaries"}
     assert found(stores, "carol", "carol@acme.com") == {"Salaries"}  # the author's name
     assert found(stores, "glacier", "alice@acme.com") == set()  # HR, but not Salaries' reader
-    assert found(stores, "aurora borealis", "bob@acme.com") == {"Deep design"}
+    # Three footer comments: more than one page of the listing (page_size 2).
+    for word in ("aurora", "borealis", "nimbus", "cirrus"):
+        assert found(stores, word, "bob@acme.com") == {"Deep design"}
     assert found(stores, "aurora", "stranger@gmail.com") == set()
 
 

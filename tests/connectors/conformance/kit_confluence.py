@@ -30,7 +30,7 @@ class ConfluenceKit:
             live = sorted(
                 (c.id for c in site.state.contents.values() if c.status == "current"), key=int
             )
-            action = rng.choice(("create", "edit", "trash", "acl"))
+            action = rng.choice(("create", "edit", "trash", "acl", "comment"))
             if action == "create" or not live:
                 self._serial += 1
                 parent = rng.choice(
@@ -44,6 +44,11 @@ class ConfluenceKit:
                 site.add(space, f"New {self._serial}", f"<p>zebrafish {rng.random()}</p>", parent)
             elif action == "edit":
                 site.edit(rng.choice(live), f"<p>zebrafish edited {rng.random()}</p>")
+            elif action == "comment":
+                # Bumps neither the page's version nor its lastmodified.
+                author = rng.choice(sorted(site.names))
+                text = f"<p>walrus {rng.random()}</p>"
+                site.comment(rng.choice(live), text, author, inline=rng.random() < 0.3)
             elif action == "trash":
                 site.trash(rng.choice(live))
             else:
