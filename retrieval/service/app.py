@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
@@ -16,12 +16,15 @@ from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from indexer.backend import IndexUnavailableError
+from indexer.backends import Stores
 from indexer.records import IndexStats
+from retrieval.audit import AuditSink
 from retrieval.identity import IdentityError, IdentityResolver
 from retrieval.models import DocumentView, SearchQuery, SearchResponse
 from retrieval.searcher import SearchLimitError
 from retrieval.service.auth import authenticator, require
 from retrieval.service.errors import ErrorBody, ServiceError, install_error_handlers
+from retrieval.service.extensions import RouterFactory, Runner, ServiceContext
 from retrieval.service.keys import ApiKeyRecord, ApiKeyStore, Capability
 from retrieval.service.limits import (
     BodySizeLimit,
@@ -81,6 +84,9 @@ def create_app(
     *,
     stats: Callable[[], IndexStats] | None = None,
     probe: Callable[[], None] | None = None,
+    stores: Stores | None = None,
+    audit: AuditSink | None = None,
+    routers: Sequence[RouterFactory] = (),
 ) -> FastAPI:
     """``stats`` reads the index statistics for ``/v1/admin/stats``; it defaults to
     ``searcher.index.stats``. ``probe`` is the cheap read behind ``/readyz`` (raises when the
@@ -279,6 +285,25 @@ def create_app(
     async def admin_stats(record: ApiKeyRecord = Depends(authenticate)) -> IndexStats:
         require(record, Capability.ADMIN, metrics)
         return await run(index_stats)
+
+    def require_admin(record: ApiKeyRecord) -> None:
+        require(record, Capability.ADMIN, metrics)
+
+    runner = Runner(run)
+    runner.default_timeout_s = settings.time_budget_s
+    context = ServiceContext(
+        stores=stores,
+        searcher=searcher,
+        resolver=resolver,
+        authenticate=authenticate,
+        require_admin=require_admin,
+        run=runner,
+        metrics=metrics,
+        settings=settings,
+        audit=audit,
+    )
+    for factory in routers:
+        app.include_router(factory(context))
 
     app.state.metrics = metrics
     app.state.settings = settings

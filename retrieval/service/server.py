@@ -17,11 +17,16 @@ from retrieval.identity import IdentityResolver
 from retrieval.searcher import Searcher
 from retrieval.service.access_log import log_config
 from retrieval.service.app import create_app
+from retrieval.service.extensions import RouterFactory
 from retrieval.service.keys import ApiKeyStore
 from retrieval.service.settings import ServiceSettings, audit_path
 from retrieval.settings import RetrievalSettings
 
 log = logging.getLogger(__name__)
+
+
+# Features beyond search; each module contributes one factory (see extensions.py).
+ROUTERS: list[RouterFactory] = []
 
 
 class NoApiKeysError(Exception):
@@ -74,7 +79,9 @@ def open_service(
         stores.index.ensure_schema()
         searcher = Searcher(stores.index, embedder, retrieval, audit=audit)
         resolver = IdentityResolver(stores.directory, retrieval.org)
-        app = create_app(searcher, resolver, keys, service)
+        app = create_app(
+            searcher, resolver, keys, service, stores=stores, audit=audit, routers=ROUTERS
+        )
     except BaseException:
         stores.close()
         raise
