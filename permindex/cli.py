@@ -16,6 +16,7 @@ from rich.table import Table
 
 from indexer.run_types import RunType
 from indexer.state_store import LeaseHeldError, RunRecord
+from permindex import cli_search
 from permindex.config import ConfigError, PermindexConfig, load_config
 from permindex.demo.command import demo_command
 from permindex.runtime import open_runtime
@@ -477,7 +478,10 @@ def enqueue(
 
 # Commands that other packages contribute: one registration line each, e.g.
 #   app.command("serve")(retrieval.service.cli.serve)
-service_cli.register(app, get_config)  # `permindex serve`, `permindex keys ...`
+service_cli.register(
+    app, get_config, lambda: _queue_view(get_config())
+)  # `permindex serve`, `permindex keys ...`
+cli_search.register(app, get_config)  # `permindex search QUERY --user EMAIL`
 app.command("eval")(eval_command)  # retrieval/evaluation: golden sets, BEIR, leak checks
 app.command("demo")(demo_command)  # permindex/demo: seeded organisation, two users, a revocation
 
