@@ -25,6 +25,25 @@ AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 Acl = frozenset[Principal]
 
 
+class AclLayer(BaseModel):
+    """One layer of a document's permissions as the source gave it, kept for explanation only.
+
+    The index decides visibility by ``SourceDocument.acl`` alone; layers say where that ACL came
+    from (a sidecar and its line, a restricted ancestor page, a project's security level), so an
+    operator can be told which layer admitted or stopped someone. ``principals`` are the layer's
+    own, before any intersection; ``origin`` names the place in the source (a path, a page id)
+    and ``line`` the line in it, when the source has lines.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Annotated[str, Field(min_length=1, max_length=64)]
+    label: Annotated[str, Field(min_length=1, max_length=512)]
+    principals: Acl
+    origin: Annotated[str, Field(max_length=2048)] | None = None
+    line: Annotated[int, Field(ge=1)] | None = None
+
+
 def document_id(source_id: str, external_id: str) -> str:
     """The index-wide identity of a document: unique across sources."""
     return f"{source_id}:{external_id}"
@@ -51,6 +70,8 @@ class SourceDocument(BaseModel):
     # keeps it, and a connector that finds the same version there need not fetch the content.
     version: Annotated[str, Field(min_length=1, max_length=256)] | None = None
     acl: Acl
+    # Where ``acl`` came from, layer by layer (optional; never consulted for visibility).
+    acl_layers: tuple[AclLayer, ...] = ()
 
     @model_validator(mode="after")
     def _encodable_text(self) -> SourceDocument:

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.documents import Acl, SourceDocument, document_id
+from connectors.documents import Acl, AclLayer, SourceDocument, document_id
 
 
 class Checkpoint(BaseModel):
@@ -42,6 +42,8 @@ class PermissionsChanged(BaseModel):
     source_id: str
     external_id: str
     acl: Acl
+    # Where ``acl`` came from (optional, as ``SourceDocument.acl_layers``).
+    acl_layers: tuple[AclLayer, ...] = ()
 
     @property
     def doc_id(self) -> str:

@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from connectors.documents import Acl, SourceDocument, document_id
+from connectors.documents import Acl, AclLayer, SourceDocument, document_id
 from indexer import metrics
 from indexer.backend import IndexBackend
 from indexer.chunking import Chunk, Chunker, ChunkingError
 from indexer.embedding import Embedder
 from indexer.fingerprints import acl_fingerprint, content_fingerprint, fields_fingerprint
+from indexer.provenance import AclProvenance, ProvenanceStore
 from indexer.records import AclUpdate, ChunkWrite, DocumentWrite, FieldsUpdate, WriteResult
 from indexer.retry import RetryPolicy
 from indexer.run_types import ProgressSink
@@ -197,6 +198,7 @@ class WritePipeline:
         tick: Callable[[], None],
         clock: Callable[[], datetime],
         fence: Callable[[], None] | None = None,
+        provenance: ProvenanceStore | None = None,
     ) -> None:
         if write_batch_docs < 1 or embed_batch_chunks < 1:
             raise ValueError("write_batch_docs and embed_batch_chunks must be at least 1")
@@ -219,6 +221,9 @@ class WritePipeline:
         self._fields_updates: list[FieldsUpdate] = []
         self._deletes: list[str] = []
         self._pending_ids: set[str] = set()
+        # Layers of documents handled, written beside the index once their ACL is there.
+        self._provenance_store = provenance
+        self._provenance: dict[str, AclProvenance] = {}
 
     # -- events ---------------------------------------------------------------------------
 
@@ -226,6 +231,7 @@ class WritePipeline:
         doc_id = document.doc_id
         self._settle(doc_id)
         acl_fp = acl_fingerprint(document.acl)
+        self._note_layers(doc_id, document.source_id, acl_fp, document.acl_layers)
         known = self.known.get(doc_id)
         try:
             content_fp = content_fingerprint(document, self._chunking, self._model_name)
@@ -271,18 +277,20 @@ class WritePipeline:
         if self.known.get(doc_id) is None:
             return  # never indexed (or already gone): nothing to do, nothing to count
         self.known.put(doc_id, None)
+        self._provenance.pop(doc_id, None)
         self._deletes.append(doc_id)
         self._pending_ids.add(doc_id)
         self._tally.document("deleted")
         if len(self._deletes) >= self._write_batch:
             self._flush_deletes()
 
-    def permissions(self, doc_id: str, acl: Acl) -> None:
+    def permissions(self, doc_id: str, acl: Acl, layers: Sequence[AclLayer] = ()) -> None:
         self._settle(doc_id)
         known = self.known.get(doc_id)
         if known is None:
             return  # not in the index (never indexed, or failed): nothing to protect
         acl_fp = acl_fingerprint(acl)
+        self._note_layers(doc_id, doc_id.split(":", 1)[0], acl_fp, layers)
         if known.acl == short(acl_fp):
             self._tally.document("unchanged")
             return
@@ -298,13 +306,53 @@ class WritePipeline:
         self._flush_fields()
         self._flush_acls()
         self._flush_deletes()
+        self._flush_provenance(settled_only=False)
         self._pending_ids.clear()
 
     def forget_settled(self) -> None:
         """Drop what is known of documents no longer in flight (between batches of events)."""
+        self._flush_provenance(settled_only=True)
         self.known.retain(self._pending_ids)
 
     # -- internals ------------------------------------------------------------------------
+
+    def _note_layers(
+        self, doc_id: str, source_id: str, acl_fp: str, layers: Sequence[AclLayer]
+    ) -> None:
+        if self._provenance_store is None or not layers:
+            return
+        self._provenance[doc_id] = AclProvenance(
+            doc_id=doc_id,
+            source_id=source_id,
+            acl_fingerprint=acl_fp,
+            layers=tuple(layers),
+            recorded_at=self._clock(),
+        )
+
+    def _flush_provenance(self, *, settled_only: bool) -> None:
+        """Write the layers of documents whose ACL the index now holds, where they changed.
+
+        Layers whose ACL did not reach the index (a rejected write) are not recorded: the
+        record would describe an ACL the index does not have.
+        """
+        store = self._provenance_store
+        if store is None or not self._provenance:
+            return
+        ready: list[AclProvenance] = []
+        for doc_id, record in list(self._provenance.items()):
+            if settled_only and doc_id in self._pending_ids:
+                continue
+            del self._provenance[doc_id]
+            known = self.known.get(doc_id)
+            if known is not None and known.acl == short(record.acl_fingerprint):
+                ready.append(record)
+        if not ready:
+            return
+        stored = self._retry.call(store.fingerprints_of, [r.doc_id for r in ready])
+        changed = [r for r in ready if stored.get(r.doc_id) != r.fingerprint]
+        if changed:
+            self._fence()
+            self._retry.call(store.put, changed)
 
     def _settle(self, doc_id: str) -> None:
         # A second operation on a document still in flight: make the first durable so the two
@@ -465,6 +513,7 @@ class WritePipeline:
                 self._tally.document("acl_updated")
         if hide:
             self._retry.call(self._index.delete_documents, hide)
+            self._delete_provenance(hide)
         self._tick()
 
     def _flush_deletes(self) -> None:
@@ -473,7 +522,14 @@ class WritePipeline:
         doc_ids, self._deletes = self._deletes, []
         self._fence()
         self._retry.call(self._index.delete_documents, doc_ids)
+        self._delete_provenance(doc_ids)
         self._tick()
+
+    def _delete_provenance(self, doc_ids: list[str]) -> None:
+        if self._provenance_store is not None:
+            for doc_id in doc_ids:
+                self._provenance.pop(doc_id, None)
+            self._retry.call(self._provenance_store.delete, doc_ids)
 
 
 def _reason_kind(reason: str) -> str:

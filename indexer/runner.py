@@ -52,6 +52,7 @@ from indexer.backends import Stores
 from indexer.embedding import Embedder
 from indexer.listing_spill import SpilledIds
 from indexer.pipeline import IndexContext, KnownCache, Tally, WritePipeline
+from indexer.provenance import provenance_store_for
 from indexer.pruning import read_listing, stale_documents
 from indexer.records import DocFingerprint
 from indexer.retry import RetryPolicy
@@ -272,7 +273,7 @@ class SyncRunner:
             elif isinstance(event, DocumentDeleted):
                 pipeline.delete(event.doc_id)
             elif isinstance(event, PermissionsChanged):
-                pipeline.permissions(event.doc_id, event.acl)
+                pipeline.permissions(event.doc_id, event.acl, event.acl_layers)
             elif isinstance(event, DocumentFailed):
                 pipeline.failed(event.doc_id, event.reason)
             elif isinstance(event, ScopeFailed):
@@ -303,7 +304,7 @@ class SyncRunner:
         def handle(event: object) -> None:
             nonlocal resume
             if isinstance(event, PermissionsChanged):
-                pipeline.permissions(event.doc_id, event.acl)
+                pipeline.permissions(event.doc_id, event.acl, event.acl_layers)
             elif isinstance(event, ScopeFailed):
                 self._scope_failed(record, event)
             elif isinstance(event, CheckpointReached):
@@ -347,6 +348,8 @@ class SyncRunner:
                 if stale:
                     control.fence()
                     self.retry.call(index.delete_documents, stale)
+                    if (provenance := provenance_store_for(index)) is not None:
+                        self.retry.call(provenance.delete, stale)
                     deleted += len(stale)
         record.counts.deleted += deleted
         metrics.DOCUMENTS.labels(self.source_id, "deleted").inc(deleted)
@@ -531,6 +534,7 @@ class SyncRunner:
             tick=control.heartbeat,
             fence=control.fence,
             clock=self.clock,
+            provenance=provenance_store_for(index),
         )
         context = IndexContext(
             self.source_id, index, known, full=full, stop=control.stop, heartbeat=control.heartbeat

@@ -24,7 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 from connectors.acl_layers import effective_acl
 from connectors.contract import EMPTY_INDEX, Capabilities, Connector, SyncContext
 from connectors.directory import GroupMembership, IdentityMapping
-from connectors.documents import Acl, SourceDocument, SourceId
+from connectors.documents import Acl, AclLayer, SourceDocument, SourceId
 from connectors.errors import (
     ConnectorConfigError,
     PermissionSourceUnreadableError,
@@ -158,8 +158,10 @@ class FolderConnector(Connector):
                 seen.add(item.relpath + "/")  # what it held is hidden by the incremental run
                 continue
             seen.add(item.relpath)
-            acl, _ = resolve.acl_of(item)
-            yield self._permissions_changed(item.relpath, acl)
+            acl, error = resolve.acl_of(item)
+            yield self._permissions_changed(
+                item.relpath, acl, item.rules.labels if error is None else ()
+            )
         # Gone from disk since the last incremental run, still in the index: its old ACL may
         # name a group this run's memberships widen. Nobody sees it until that run deletes it.
         unreadable = [folder for folder in seen if folder.endswith("/")]
@@ -228,7 +230,7 @@ class FolderConnector(Connector):
         except OSError as exc:
             return self._failed(file.relpath, acl, f"cannot stat: {exc}")
         if indexed_version == _version(stat, doc_type, url):
-            return [self._permissions_changed(file.relpath, acl)]
+            return [self._permissions_changed(file.relpath, acl, file.rules.labels)]
         try:
             document = self._document(file, acl, doc_type, url)
         except _Skip as exc:
@@ -264,6 +266,7 @@ class FolderConnector(Connector):
                 # The version of what was read, not of what the walk saw before.
                 version=_version(stat, doc_type, url),
                 acl=acl,
+                acl_layers=file.rules.labels,
             )
         except ValidationError as exc:
             raise _Skip(f"invalid document: {describe_validation_error(exc)}") from exc
@@ -276,8 +279,12 @@ class FolderConnector(Connector):
     def _document_failed(self, relpath: str, reason: str) -> DocumentFailed:
         return DocumentFailed(source_id=self.source_id, external_id=relpath, reason=reason)
 
-    def _permissions_changed(self, relpath: str, acl: Acl) -> PermissionsChanged:
-        return PermissionsChanged(source_id=self.source_id, external_id=relpath, acl=acl)
+    def _permissions_changed(
+        self, relpath: str, acl: Acl, layers: tuple[AclLayer, ...] = ()
+    ) -> PermissionsChanged:
+        return PermissionsChanged(
+            source_id=self.source_id, external_id=relpath, acl=acl, acl_layers=layers
+        )
 
     def _checkpoint(self) -> Checkpoint:
         return Checkpoint(

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from connectors.documents import Acl
+from connectors.documents import Acl, AclLayer
 from connectors.folder.short_forms import expand_principal
 from connectors.folder.yaml_files import FolderFileError, parse_yaml_model
 
@@ -107,3 +108,56 @@ def parse_sidecar(data: bytes, label: str, *, source: str, tenant: str) -> AclSi
     except UnicodeDecodeError as exc:
         raise FolderFileError(f"{label}: cannot read: not UTF-8: {exc}") from exc
     return parse_yaml_model(text, AclSidecar, label, {"source": source, "tenant": tenant})
+
+
+def allow_lines(data: bytes) -> tuple[int | None, dict[str, int]]:
+    """The 1-based lines of the sidecar's ``allow`` key and of each ``files: <name>: allow``,
+    for explaining which line admitted or stopped someone. Only called on a sidecar that
+    parsed, so the YAML is valid; a line that cannot be found is None (or absent)."""
+    try:
+        root = yaml.compose(data.decode("utf-8"), Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return None, {}
+    if not isinstance(root, yaml.MappingNode):
+        return None, {}
+    folder_line: int | None = None
+    files: dict[str, int] = {}
+    for key, value in root.value:
+        if key.value == "allow":
+            folder_line = key.start_mark.line + 1
+        elif key.value == "files" and isinstance(value, yaml.MappingNode):
+            for name, rule in value.value:
+                if isinstance(rule, yaml.MappingNode):
+                    for rule_key, _ in rule.value:
+                        if rule_key.value == "allow":
+                            files[str(name.value)] = rule_key.start_mark.line + 1
+    return folder_line, files
+
+
+def sidecar_layers(
+    sidecar: AclSidecar, data: bytes, label: str
+) -> tuple[AclLayer | None, dict[str, AclLayer]]:
+    """The explainer's view of the layers this sidecar adds: its own ``allow`` and each file
+    rule's, with the sidecar's path (``label``) and the line of the ``allow`` key."""
+    folder_line, file_lines = allow_lines(data)
+    folder_layer = None
+    if sidecar.allow is not None:
+        folder_layer = AclLayer(
+            kind="folder sidecar",
+            label=f"{label}: allow" + ("" if sidecar.inherit else " (inherit: false)"),
+            principals=sidecar.allow,
+            origin=label,
+            line=folder_line,
+        )
+    file_layers = {
+        name: AclLayer(
+            kind="file rule",
+            label=f"{label}: files: {name}: allow" + ("" if rule.inherit else " (inherit: false)"),
+            principals=rule.allow,
+            origin=label,
+            line=file_lines.get(name),
+        )
+        for name, rule in sidecar.files.items()
+        if rule.allow is not None
+    }
+    return folder_layer, file_layers

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from connectors.documents import Acl
+from connectors.documents import Acl, AclLayer
 from connectors.folder.names import near_miss
 from connectors.folder.parsing import CONTENT_TYPES
 from connectors.folder.safe_open import (
@@ -35,6 +35,7 @@ from connectors.folder.sidecar import (
     AclRule,
     AclSidecar,
     parse_sidecar,
+    sidecar_layers,
 )
 from connectors.folder.yaml_files import FolderFileError
 
@@ -55,21 +56,30 @@ class Rules:
     doc_type: str | None = None
     error: str | None = None
     files: Mapping[str, AclRule] = field(default_factory=dict)
+    # Where each layer was written (sidecar and line), one per layer, for the explainer.
+    labels: tuple[AclLayer, ...] = ()
+    file_labels: Mapping[str, AclLayer] = field(default_factory=dict)
 
-    def apply(self, rule: AclRule) -> Rules:
-        layers, error = self.layers, self.error
+    def apply(self, rule: AclRule, label: AclLayer | None = None) -> Rules:
+        layers, error, labels = self.layers, self.error, self.labels
         if rule.allow is not None:
             if rule.inherit:
                 layers = (*layers, rule.allow)
+                labels = (*labels, label) if label is not None else ()
             else:
                 layers, error = (rule.allow,), None
-        return Rules(layers=layers, doc_type=rule.doc_type or self.doc_type, error=error)
+                labels = (label,) if label is not None else ()
+        if len(labels) != len(layers):
+            labels = ()  # a layer without its origin: better none than misattributed ones
+        return Rules(
+            layers=layers, doc_type=rule.doc_type or self.doc_type, error=error, labels=labels
+        )
 
     def for_file(self, name: str) -> Rules:
         rule = self.files.get(name)
-        return (
-            self.apply(rule) if rule is not None else Rules(self.layers, self.doc_type, self.error)
-        )
+        if rule is None:
+            return Rules(self.layers, self.doc_type, self.error, labels=self.labels)
+        return self.apply(rule, self.file_labels.get(name))
 
 
 @dataclass(frozen=True)
@@ -191,9 +201,18 @@ def _folder_rules(
         # Whatever this folder meant to allow or forbid is unknown: nothing below is trusted.
         return Rules(layers=(), doc_type=inherited.doc_type, error=error)
     if sidecar is None:
-        return Rules(inherited.layers, inherited.doc_type, inherited.error)
-    rules = inherited.apply(sidecar)
-    return Rules(rules.layers, rules.doc_type, rules.error, files=sidecar.files)
+        return Rules(inherited.layers, inherited.doc_type, inherited.error, labels=inherited.labels)
+    assert listing.sidecar is not None  # parsed above
+    folder_layer, file_layers = sidecar_layers(sidecar, listing.sidecar, label)
+    rules = inherited.apply(sidecar, folder_layer)
+    return Rules(
+        rules.layers,
+        rules.doc_type,
+        rules.error,
+        files=sidecar.files,
+        labels=rules.labels,
+        file_labels=file_layers,
+    )
 
 
 def _unmatched_rules(sidecar: AclSidecar, listing: _Listing, label: str) -> list[str]:

@@ -1,0 +1,1 @@
+"""The access explainer: why a person can or cannot see a document, and who can see it."""
