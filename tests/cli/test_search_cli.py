@@ -41,9 +41,12 @@ sources:
     path: docs
 """
     )
-    for run in (["--groups"], []):
-        code, out, err = invoke(root, "sync", "docs", "--quiet", *run)
-        assert code == 0, out + err
+    code, out, err = invoke(root, "sync", "docs", "--groups", "--quiet")
+    assert code == 0, out + err
+    # With progress: CliRunner's stderr is not a terminal, so progress comes as plain lines.
+    code, out, err = invoke(root, "sync", "docs")
+    assert code == 0, out + err
+    (root / "sync-stderr.txt").write_text(err)
     return root
 
 
@@ -120,3 +123,10 @@ def test_outsider_and_bad_input(workspace: Path) -> None:
     code, _, err = invoke(workspace, "search", "office", "--user", "a@example.com", "--mode", "x")
     assert code == 2
     assert "mode" in err
+
+
+def test_sync_progress_is_plain_lines_off_a_terminal(workspace: Path) -> None:
+    lines = (workspace / "sync-stderr.txt").read_text().splitlines()
+    assert lines[0] == "docs incremental: started"
+    assert lines[1].startswith("docs incremental: succeeded after ")
+    assert "2 documents, 2 chunks" in lines[1]
