@@ -18,12 +18,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from indexer.backend import IndexUnavailableError
 from indexer.backends import Stores
 from indexer.records import IndexStats
+from indexer.status import QueueView
 from retrieval.audit import AuditSink
 from retrieval.identity import IdentityError, IdentityResolver
 from retrieval.models import DocumentView, SearchQuery, SearchResponse
 from retrieval.searcher import SearchLimitError
 from retrieval.service.auth import authenticator, require
-from retrieval.service.errors import ErrorBody, ServiceError, install_error_handlers
+from retrieval.service.errors import (
+    ERROR_RESPONSES,
+    ErrorBody,
+    ServiceError,
+    install_error_handlers,
+)
 from retrieval.service.extensions import RouterFactory, Runner, ServiceContext
 from retrieval.service.keys import ApiKeyRecord, ApiKeyStore, Capability
 from retrieval.service.limits import (
@@ -34,7 +40,15 @@ from retrieval.service.limits import (
 )
 from retrieval.service.metrics import ServiceMetrics
 from retrieval.service.readiness import Readiness, index_probe
-from retrieval.service.schemas import SearchRequest
+from retrieval.service.schemas import (
+    EMAIL_FORMAT,
+    EMAIL_MAX_CHARS,
+    EMAIL_MIN_CHARS,
+    EMAIL_PATTERN,
+    GroupPrincipal,
+    SearchRequest,
+    with_service_limits,
+)
 from retrieval.service.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -63,17 +77,7 @@ class Health(BaseModel):
     detail: str | None = None
 
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": description}
-    for status, description in {
-        401: "missing, invalid or revoked API key",
-        403: "the key lacks a capability (search, assert_groups, admin)",
-        413: "request body too large",
-        422: "invalid input or over a limit (top_k, query length, groups)",
-        503: "overloaded, or the index is unavailable",
-        504: "the search did not finish within the time budget",
-    }.items()
-}
+_ERRORS = ERROR_RESPONSES
 
 
 def create_app(
@@ -87,6 +91,8 @@ def create_app(
     stores: Stores | None = None,
     audit: AuditSink | None = None,
     routers: Sequence[RouterFactory] = (),
+    source_ids: Sequence[str] | None = None,
+    queue: QueueView | None = None,
 ) -> FastAPI:
     """``stats`` reads the index statistics for ``/v1/admin/stats``; it defaults to
     ``searcher.index.stats``. ``probe`` is the cheap read behind ``/readyz`` (raises when the
@@ -223,8 +229,14 @@ def create_app(
     async def get_document(
         request: Request,
         doc_id: str = Path(min_length=1, max_length=MAX_DOC_ID_CHARS),
-        user: str = Query(min_length=3, max_length=320, description="the end user's email"),
-        groups: list[str] = Query(default_factory=list),
+        user: str = Query(
+            min_length=EMAIL_MIN_CHARS,
+            max_length=EMAIL_MAX_CHARS,
+            pattern=EMAIL_PATTERN,
+            json_schema_extra=EMAIL_FORMAT,
+            description="the end user's email",
+        ),
+        groups: list[GroupPrincipal] = Query(default_factory=list),
         record: ApiKeyRecord = Depends(authenticate),
     ) -> DocumentView:
         require(record, Capability.SEARCH, metrics)
@@ -301,12 +313,15 @@ def create_app(
         metrics=metrics,
         settings=settings,
         audit=audit,
+        source_ids=None if source_ids is None else tuple(source_ids),
+        queue=queue,
     )
     for factory in routers:
         app.include_router(factory(context))
 
     app.state.metrics = metrics
     app.state.settings = settings
+    app.openapi = with_service_limits(app.openapi, settings)  # type: ignore[method-assign]
     return app
 
 

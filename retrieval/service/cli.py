@@ -14,6 +14,7 @@ from rich.table import Table
 
 from indexer.principals import OrgPolicy
 from indexer.settings import EmbeddingSettings, IndexSettings
+from indexer.status import QueueView
 from retrieval.service.keys import Capability, KeysFileError, create_key, read_keys_file, revoke_key
 from retrieval.service.settings import ServiceSettings
 from retrieval.settings import RetrievalSettings
@@ -57,7 +58,13 @@ def retrieval_settings(config: DeploymentConfig) -> RetrievalSettings:
     return settings
 
 
-def register(app: typer.Typer, load_config: Callable[[], DeploymentConfig]) -> None:
+def register(
+    app: typer.Typer,
+    load_config: Callable[[], DeploymentConfig],
+    queue_view: Callable[[], QueueView | None] | None = None,
+) -> None:
+    """``queue_view`` gives the broker's view for ``/v1/admin/status`` (the composition root
+    knows the broker; retrieval does not import schedules)."""
     err = Console(stderr=True)
 
     def fail(message: str) -> typer.Exit:
@@ -89,6 +96,8 @@ def register(app: typer.Typer, load_config: Callable[[], DeploymentConfig]) -> N
                 embedding=config.embedding,
                 retrieval=retrieval_settings(config),
                 service=settings,
+                source_ids=[source.id for source in getattr(config, "sources", [])],
+                queue=queue_view() if queue_view is not None else None,
             )
         except (NoApiKeysError, KeysFileError, AuditFileError) as exc:
             raise fail(str(exc)) from None

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from fastapi import APIRouter
 
 from indexer.backends import Stores
+from indexer.status import QueueView
 from retrieval.audit import AuditSink
 from retrieval.identity import IdentityResolver
 from retrieval.service.keys import ApiKeyRecord
@@ -51,6 +52,9 @@ class ServiceContext:
     settings: ServiceSettings
     # The service's audit sink (admin calls are audited like searches), if it has one.
     audit: AuditSink | None
+    # The configured source ids (None: not known to this process) and the broker's view.
+    source_ids: tuple[str, ...] | None = None
+    queue: QueueView | None = None
 
 
 RouterFactory = Callable[[ServiceContext], APIRouter]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,10 +13,12 @@ from fastapi import FastAPI
 from indexer.backends import Stores, open_stores
 from indexer.embedding import make_embedder
 from indexer.settings import EmbeddingSettings, IndexSettings
+from indexer.status import QueueView
 from retrieval.audit import AuditSink, JsonlAuditSink
 from retrieval.identity import IdentityResolver
 from retrieval.searcher import Searcher
 from retrieval.service.access_log import log_config
+from retrieval.service.admin_status import status_router
 from retrieval.service.app import create_app
 from retrieval.service.extensions import RouterFactory
 from retrieval.service.keys import ApiKeyStore
@@ -26,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 # Features beyond search; each module contributes one factory (see extensions.py).
-ROUTERS: list[RouterFactory] = []
+ROUTERS: list[RouterFactory] = [status_router]
 
 
 class NoApiKeysError(Exception):
@@ -55,6 +58,8 @@ def open_service(
     retrieval: RetrievalSettings,
     service: ServiceSettings,
     audit: AuditSink | None = None,
+    source_ids: Sequence[str] | None = None,
+    queue: QueueView | None = None,
 ) -> OpenService:
     keys = ApiKeyStore.from_file(service.keys_file)
     if len(keys) == 0:
@@ -80,7 +85,15 @@ def open_service(
         searcher = Searcher(stores.index, embedder, retrieval, audit=audit)
         resolver = IdentityResolver(stores.directory, retrieval.org)
         app = create_app(
-            searcher, resolver, keys, service, stores=stores, audit=audit, routers=ROUTERS
+            searcher,
+            resolver,
+            keys,
+            service,
+            stores=stores,
+            audit=audit,
+            routers=ROUTERS,
+            source_ids=source_ids,
+            queue=queue,
         )
     except BaseException:
         stores.close()
