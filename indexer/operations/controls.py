@@ -1,0 +1,74 @@
+"""What an operator set on a source (paused, deleting, retention) and the log of their actions.
+
+Kept beside the sync state (the embedded file's ``meta`` table, or a ``{prefix}-controls``
+index) and read by the scheduler and ``permindex sync`` before a run starts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from indexer.backends import Stores
+
+# Actions kept per source: the audit trail an operator reads with `permindex source show`.
+MAX_HISTORY = 50
+
+
+class OperatorAction(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    action: str  # pause | resume | delete-started | delete-finished | retention
+    by: str
+    at: datetime
+    detail: str = ""
+
+
+class SourceControl(BaseModel):
+    source_id: str
+    paused: bool = False
+    reason: str | None = None
+    # A delete started and has not finished: it resumes where it stopped when run again.
+    deleting: bool = False
+    deleted_at: datetime | None = None
+    # Documents not modified for this many days are dropped (None: kept however old).
+    retention_days: int | None = Field(default=None, ge=1)
+    history: list[OperatorAction] = Field(default_factory=list)
+
+    def log(self, action: str, by: str, at: datetime, detail: str = "") -> None:
+        entry = OperatorAction(action=action, by=by, at=at, detail=detail)
+        self.history = [*self.history, entry][-MAX_HISTORY:]
+
+
+@runtime_checkable
+class ControlStore(Protocol):
+    def get(self, source_id: str) -> SourceControl | None: ...
+
+    def put(self, control: SourceControl) -> None:
+        """Durable and visible to every process when it returns."""
+
+    def all(self) -> list[SourceControl]: ...
+
+
+def control_store(stores: Stores) -> ControlStore:
+    """The control store beside ``stores``'s sync state."""
+    from indexer.backends.embedded.state import EmbeddedStateStore
+
+    state = stores.state
+    if isinstance(state, EmbeddedStateStore):
+        from indexer.operations.controls_embedded import EmbeddedControlStore
+
+        return EmbeddedControlStore(state.db)
+    if type(state).__name__ == "OpenSearchStateStore":
+        from indexer.backends.opensearch.state import OpenSearchStateStore
+        from indexer.operations.controls_opensearch import OpenSearchControlStore
+
+        assert isinstance(state, OpenSearchStateStore)
+        return OpenSearchControlStore(state.gw, state.names.prefix)
+    raise TypeError(f"no control store for state store {type(state).__name__}")
+
+
+def control_of(stores: Stores, source_id: str) -> SourceControl:
+    return control_store(stores).get(source_id) or SourceControl(source_id=source_id)
