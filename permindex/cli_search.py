@@ -107,7 +107,7 @@ def register(app: typer.Typer, load_config: Callable[[], PermindexConfig]) -> No
         try:
             request = SearchQuery(
                 query=query,
-                mode=mode,  # type: ignore[arg-type]  # validated by the model
+                mode=mode,  # validated by the model
                 top_k=top_k,
                 sources=source or None,
             )

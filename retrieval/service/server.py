@@ -20,6 +20,7 @@ from retrieval.searcher import Searcher
 from retrieval.service.access_log import log_config
 from retrieval.service.admin_status import status_router
 from retrieval.service.app import create_app
+from retrieval.service.console import console_router
 from retrieval.service.extensions import RouterFactory
 from retrieval.service.keys import ApiKeyStore
 from retrieval.service.settings import ServiceSettings, audit_path
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 # Features beyond search; each module contributes one factory (see extensions.py).
 ROUTERS: list[RouterFactory] = [status_router]
+ROUTERS.append(console_router)  # /console: the operator console (issue 16)
 
 
 class NoApiKeysError(Exception):

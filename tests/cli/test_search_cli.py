@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -60,7 +61,7 @@ def invoke(workspace: Path, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def audit_records(workspace: Path) -> list[dict[str, object]]:
+def audit_records(workspace: Path) -> list[dict[str, Any]]:
     path = workspace / "index-audit.jsonl"  # where `permindex serve` writes for this index
     return [json.loads(line) for line in path.read_text().splitlines()]
 
