@@ -16,7 +16,7 @@ from rich.table import Table
 
 from indexer.run_types import RunType
 from indexer.state_store import LeaseHeldError, RunRecord
-from permindex import cli_search
+from permindex import cli_operations, cli_search
 from permindex.config import ConfigError, PermindexConfig, load_config
 from permindex.demo.command import demo_command
 from permindex.runtime import open_runtime
@@ -154,6 +154,7 @@ def _report(record: RunRecord) -> None:
 
 
 def _run(source: str, run_type: RunType, *, resync: bool, quiet: bool) -> None:
+    from indexer.operations.pause import SourcePausedError
     from permindex.progress import RichProgressSink
     from schedules import commands
 
@@ -181,6 +182,8 @@ def _run(source: str, run_type: RunType, *, resync: bool, quiet: bool) -> None:
                 f"another run of {source!r} is in progress ({exc}); try again when it ends",
                 EXIT_LEASE_HELD,
             )
+        except SourcePausedError as exc:
+            fail(f"{exc}: nothing was run", EXIT_RUN_FAILED)
         except KeyboardInterrupt:
             fail("interrupted: the checkpoint stays where the last durable write left it", 130)
     _report(record)
@@ -482,6 +485,7 @@ service_cli.register(
     app, get_config, lambda: _queue_view(get_config())
 )  # `permindex serve`, `permindex keys ...`
 cli_search.register(app, get_config)  # `permindex search QUERY --user EMAIL`
+cli_operations.register(app, get_config)  # `permindex source pause|delete|...`, prune, reindex
 app.command("eval")(eval_command)  # retrieval/evaluation: golden sets, BEIR, leak checks
 app.command("demo")(demo_command)  # permindex/demo: seeded organisation, two users, a revocation
 

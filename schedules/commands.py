@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from connectors.contract import Connector
 from indexer.backends import Stores
 from indexer.embedding import Embedder
+from indexer.operations.pause import check_not_paused
 from indexer.run_types import ProgressSink, RunType
 from indexer.runner import SyncRunner
 from indexer.settings import ChunkingSettings
@@ -86,8 +87,10 @@ def sync(
     """One run of one source. Raises ``LeaseHeldError`` when another run holds the source.
 
     Setting ``stop`` ends the run after its current batch is durable (status ``stopped``).
+    Raises ``SourcePausedError`` for a paused source (``indexer.operations.pause``).
     """
     connector = runtime.connector_for(source_id)
+    check_not_paused(runtime.stores, source_id)
     runner = SyncRunner(
         connector,
         runtime.stores,
@@ -115,6 +118,7 @@ def resync(
 ) -> RunRecord:
     """Forget the checkpoint, then run a full sync (re-reads everything, prunes what is gone)."""
     runtime.connector_for(source_id)  # unknown source: a clear error before touching state
+    check_not_paused(runtime.stores, source_id)
     who = owner or default_owner()
     state = runtime.stores.state
     lease = state.acquire_lease(source_id, who, timedelta(minutes=1), runtime.clock())

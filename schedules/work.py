@@ -7,16 +7,21 @@ its run record and is dropped, so a request runs at most once to completion.
 
 from __future__ import annotations
 
+import logging
 import threading
 import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from indexer.operations.pause import describe_pause, paused_control
+from indexer.operations.retention import apply_retention
 from indexer.run_types import RunType
 from indexer.runner import SyncRunner
-from indexer.state_store import RunRecord
+from indexer.state_store import LeaseHeldError, RunRecord
 from schedules.commands import Runtime, default_owner
 from schedules.scopes import restrict, scopes_of
+
+log = logging.getLogger("permindex.schedules")
 
 
 class WorkItem(BaseModel):
@@ -34,8 +39,13 @@ class WorkItem(BaseModel):
 
 
 def plan(runtime: Runtime, source_id: str, run_type: RunType) -> list[WorkItem]:
-    """One work item per scope of ``source_id`` (one for a source without scopes)."""
+    """One work item per scope of ``source_id`` (one for a source without scopes); none for a
+    paused source."""
     connector = runtime.connector_for(source_id)
+    paused = paused_control(runtime.stores, source_id)
+    if paused is not None:
+        log.info("skipped: %s", describe_pause(paused), extra={"source": source_id})
+        return []
     return [
         WorkItem(source_id=source_id, scope=scope, run_type=run_type)
         for scope in scopes_of(connector, run_type)
@@ -52,7 +62,13 @@ def execute(
     """Run ``item`` unless its request was already answered (then None).
 
     Raises ``LeaseHeldError`` when another run holds the scope: the caller retries later.
+    A request for a source paused since it was queued is dropped (None). After a run that
+    read the source, documents past the source's retention are dropped.
     """
+    paused = paused_control(runtime.stores, item.source_id)
+    if paused is not None:
+        log.info("dropped: %s", describe_pause(paused), extra={"source": item.source_id})
+        return None
     connector = restrict(runtime.connector_for(item.source_id), item.scope)
     runner = SyncRunner(
         connector,
@@ -70,4 +86,20 @@ def execute(
         request_id=item.request_id,
     )
     record = runner.run(item.run_type)
-    return None if runner.answered_before else record
+    if runner.answered_before:
+        return None
+    if item.run_type in _READS_SOURCE and record.status in ("succeeded", "partial"):
+        _apply_retention(runtime, item.source_id)
+    return record
+
+
+_READS_SOURCE = frozenset({RunType.incremental, RunType.full, RunType.prune})
+
+
+def _apply_retention(runtime: Runtime, source_id: str) -> None:
+    try:
+        apply_retention(runtime.stores, source_id, clock=runtime.clock)
+    except LeaseHeldError:
+        pass  # another run of the source is on; the next run applies it
+    except Exception:
+        log.exception("retention not applied", extra={"source": source_id})

@@ -28,7 +28,7 @@ from indexer.backends.embedded.rows import (
     timestamp,
     to_json,
 )
-from indexer.backends.embedded.schema import current_version, upgrade
+from indexer.backends.embedded.schema import current_version, is_current, upgrade
 from indexer.backends.embedded.vectors import VectorCache, normalise, to_blob, top_k
 from indexer.records import (
     AclUpdate,
@@ -68,8 +68,14 @@ class EmbeddedIndex:
     # -- schema -----------------------------------------------------------------------------
 
     def ensure_schema(self) -> None:
-        with self._guard(), self.db.write() as conn:
-            upgrade(conn, self.dimension)
+        with self._guard():
+            # Read first: a current file needs no write, so it still opens for searches on a
+            # full disk or a read-only file system.
+            with self.db.read() as conn:
+                if is_current(conn, self.dimension):
+                    return
+            with self.db.write() as conn:
+                upgrade(conn, self.dimension)
 
     # -- writes -----------------------------------------------------------------------------
 
