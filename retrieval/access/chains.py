@@ -3,6 +3,7 @@ org membership with its reason. Explanation only: the verdict comes from the res
 
 from __future__ import annotations
 
+import itertools
 from collections import deque
 
 from indexer import principals as p
@@ -50,43 +51,75 @@ def source_of_group(group: str) -> str:
     return group.split(":", 2)[1] if group.count(":") >= 2 else ""
 
 
-def held_principals(
-    resolver: IdentityResolver, address: str, runs: RunLookup, *, member: bool
-) -> list[HeldPrincipal]:
-    """Every principal reachable from the user's seeds, each with its shortest path.
+def seeds_of(
+    resolver: IdentityResolver, address: str, principals: frozenset[str]
+) -> dict[str, str]:
+    """Where the resolver's walk starts, and why: the address, its mapped accounts (the only
+    accounts a resolution holds) and, for members, the org principal."""
+    seeds = {p.user(address): "their own address"}
+    for account in sorted(x for x in principals if p.principal_kind(x) == "account"):
+        seeds[account] = f"identity mapping synced from source {account.split(':', 2)[1]!r}"
+    if resolver.org.principal in principals:
+        seeds[resolver.org.principal] = "organisation membership"
+    return seeds
 
-    The same walk as ``IdentityResolver._expand`` (up through ``groups_containing``), one
-    principal at a time so each step knows which member led to which group.
-    """
-    directory = resolver.directory
-    seeds: dict[str, str] = {p.user(address): "their own address"}
-    for account in sorted(directory.accounts_of(address)):
-        seeds.setdefault(
-            account, f"identity mapping synced from source {account.split(':', 2)[1]!r}"
-        )
-    if member:
-        seeds.setdefault(resolver.org.principal, "organisation membership")
-    held: dict[str, HeldPrincipal] = {
-        principal: HeldPrincipal(principal=principal, seed=seed)
-        for principal, seed in seeds.items()
-    }
-    queue = deque(sorted(seeds))
-    while queue:
-        member_principal = queue.popleft()
-        base = held[member_principal]
-        for group in sorted(directory.groups_containing({member_principal})):
-            if group in held:
-                continue
+
+def held_principals(
+    resolver: IdentityResolver,
+    address: str,
+    principals: frozenset[str],
+    wanted: set[str],
+    runs: RunLookup,
+) -> list[HeldPrincipal]:
+    """How the user holds each of ``wanted`` (a subset of the resolver's ``principals``): the
+    seed and the group memberships from it up to the principal, traced down from the group
+    through the synced members the user holds, shortest first."""
+    seeds = seeds_of(resolver, address, principals)
+    held: list[HeldPrincipal] = []
+    for principal in sorted(wanted & principals):
+        if principal in seeds:
+            held.append(HeldPrincipal(principal=principal, seed=seeds[principal]))
+            continue
+        chain = _chain_down(resolver, principal, principals, seeds)
+        if chain is None:
+            held.append(HeldPrincipal(principal=principal, seed="not traced"))
+            continue
+        steps = []
+        for member, group in itertools.pairwise(chain):
             source_id = source_of_group(group)
-            step = MembershipStep(
-                member=member_principal,
-                group=group,
-                source_id=source_id,
-                synced_by=runs.last_groups_run(source_id) if source_id else None,
+            steps.append(
+                MembershipStep(
+                    member=member,
+                    group=group,
+                    source_id=source_id,
+                    synced_by=runs.last_groups_run(source_id) if source_id else None,
+                )
             )
-            held[group] = HeldPrincipal(principal=group, seed=base.seed, path=[*base.path, step])
-            queue.append(group)
-    return sorted(held.values(), key=lambda h: (len(h.path), h.principal))
+        held.append(HeldPrincipal(principal=principal, seed=seeds[chain[0]], path=steps))
+    return sorted(held, key=lambda h: (len(h.path), h.principal))
+
+
+def _chain_down(
+    resolver: IdentityResolver, group: str, principals: frozenset[str], seeds: dict[str, str]
+) -> list[str] | None:
+    """[seed, ..., group] through memberships among ``principals``; None if not found (a
+    membership replaced since the resolution)."""
+    above: dict[str, str | None] = {group: None}
+    queue = deque([group])
+    while queue:
+        current = queue.popleft()
+        for member in sorted(resolver.directory.members_of(current) & principals):
+            if member in above:
+                continue
+            above[member] = current
+            if member in seeds:
+                chain = [member]
+                while (parent := above[chain[-1]]) is not None:
+                    chain.append(parent)
+                return chain
+            if p.principal_kind(member) == "group":
+                queue.append(member)
+    return None
 
 
 def org_membership(

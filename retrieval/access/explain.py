@@ -32,7 +32,7 @@ from indexer import principals as p
 from indexer.backend import IndexBackend
 from indexer.backends import Stores
 from indexer.provenance import AclLayer, AclProvenance, IndexedAcl, provenance_store_for
-from retrieval.access.chains import RunLookup, held_principals, org_membership
+from retrieval.access.chains import RunLookup, held_principals, org_membership, seeds_of
 from retrieval.access.models import AccessExplanation, HeldPrincipal, LayerExplanation
 from retrieval.acl_guard import AclGuard
 from retrieval.identity import IdentityError, IdentityResolver
@@ -77,10 +77,10 @@ def explain_access(
     stored = indexed_acl(stores, doc_id)
     runs = RunLookup(stores.state)
     org = org_membership(resolver, address, principals)
-    held = held_principals(resolver, address, runs, member=org.member)
-    held = [h for h in held if h.principal in principals]
+    seeds = set(seeds_of(resolver, address, principals))
     notes: list[str] = []
     if stored is None:
+        held = held_principals(resolver, address, principals, seeds, runs)
         summary = (
             f"{doc_id} is not in the index: nobody can find it"
             if not visible
@@ -93,6 +93,7 @@ def explain_access(
             visible=visible,
             summary=summary,
             principals=held,
+            principal_names=sorted(principals),
             org=org,
         )
     matched_acl = sorted(stored.acl & principals)
@@ -113,6 +114,9 @@ def explain_access(
             "the source gave no layers for this document (or it was indexed before layers "
             "were recorded): explained from its effective ACL"
         )
+    # Paths are traced for what explains the verdict: the ACL's and each layer's matches.
+    wanted = seeds | set(matched_acl) | {m for layer in layers for m in layer.matched}
+    held = held_principals(resolver, address, principals, wanted, runs)
     if not stored.acl:
         notes.append("the effective ACL is empty: nobody can see this document (fail closed)")
     if visible != bool(matched_acl):
@@ -141,6 +145,7 @@ def explain_access(
         layers_recorded_at=provenance.recorded_at if provenance is not None else None,
         layers=layers,
         principals=held,
+        principal_names=sorted(principals),
         org=org,
         notes=notes,
     )

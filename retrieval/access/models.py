@@ -96,7 +96,10 @@ class AccessExplanation(_Model):
     layers_status: LayersStatus = "not_recorded"
     layers_recorded_at: datetime | None = None
     layers: list[LayerExplanation] = Field(default_factory=list)
+    # How the user holds the principals that explain the verdict (seeds, and the ACL's and
+    # layers' matches), and every principal the resolver gave them.
     principals: list[HeldPrincipal] = Field(default_factory=list)
+    principal_names: list[str] = Field(default_factory=list)
     org: OrgMembership | None = None
     notes: list[str] = Field(default_factory=list)
 

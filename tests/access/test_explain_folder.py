@@ -23,9 +23,7 @@ def _tree(root: Path) -> None:
     write(
         root,
         ".permindex-groups.yaml",
-        "groups:\n"
-        "  hr: [group:people-ops, dana@acme.com]\n"
-        "  people-ops: [erin@acme.com]\n",
+        "groups:\n  hr: [group:people-ops, dana@acme.com]\n  people-ops: [erin@acme.com]\n",
     )
     write(
         root,
