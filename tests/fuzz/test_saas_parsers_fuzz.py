@@ -165,13 +165,13 @@ def _office_seeds() -> dict[str, bytes]:
     document.save(buffer)
     out[content.DOCX] = buffer.getvalue()
     workbook = openpyxl.Workbook()
-    workbook.active.append(["quasar", 1])  # type: ignore[union-attr]
+    workbook.active.append(["quasar", 1])
     buffer = io.BytesIO()
     workbook.save(buffer)
     out[content.XLSX] = buffer.getvalue()
     deck = pptx.Presentation()
     slide = deck.slides.add_slide(deck.slide_layouts[5])
-    slide.shapes.title.text = "quasar alarm"  # type: ignore[union-attr]
+    slide.shapes.title.text = "quasar alarm"
     buffer = io.BytesIO()
     deck.save(buffer)
     out[content.PPTX] = buffer.getvalue()
