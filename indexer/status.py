@@ -38,6 +38,8 @@ class SourceStatus(BaseModel):
     scopes: list[ScopeStatus] = Field(default_factory=list)
     # Run type -> when the scheduler leader fires it next (with a broker only).
     next_runs: dict[str, datetime] = Field(default_factory=dict)
+    # Why the source does not run (paused, being deleted), None when it runs (indexer.operations).
+    paused: str | None = None
 
 
 class ScopeStatus(BaseModel):
@@ -124,6 +126,9 @@ def status_report(
     # Sources removed from the configuration still have history worth showing.
     seen = {run.source_id for run in state.recent_runs(None, limit=500)}
     source_ids = configured + sorted(seen - set(configured))
+    from indexer.operations.controls import stopped_sources
+
+    stopped = stopped_sources(state)
     report: list[SourceStatus] = []
     for source_id in source_ids:
         runs = state.recent_runs(source_id, limit=history)
@@ -131,6 +136,7 @@ def status_report(
             source_id=source_id,
             configured=source_id in configured,
             runs_considered=len(runs),
+            paused=stopped.get(source_id),
         )
         if runs:
             entry.last_run = runs[0]

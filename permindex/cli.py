@@ -264,7 +264,9 @@ def status(
             style = {"succeeded": "green", "failed": "red"}.get(last.status, "yellow")
             last_desc = f"{last.run_type} [{style}]{last.status}[/] {last.started_at:%m-%d %H:%M}"
         table.add_row(
-            entry.source_id + ("" if entry.configured else " (not configured)"),
+            entry.source_id
+            + ("" if entry.configured else " (not configured)")
+            + (" (paused)" if entry.paused else ""),
             last_desc,
             _lag(entry.lag_seconds),
             f"{_count(entry.documents)}/{_count(entry.chunks)}",

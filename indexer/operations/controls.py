@@ -12,6 +12,7 @@ from typing import Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field
 
 from indexer.backends import Stores
+from indexer.state_store import StateStore
 
 # Actions kept per source: the audit trail an operator reads with `permindex source show`.
 MAX_HISTORY = 50
@@ -54,9 +55,12 @@ class ControlStore(Protocol):
 
 def control_store(stores: Stores) -> ControlStore:
     """The control store beside ``stores``'s sync state."""
+    return control_store_for(stores.state)
+
+
+def control_store_for(state: StateStore) -> ControlStore:
     from indexer.backends.embedded.state import EmbeddedStateStore
 
-    state = stores.state
     if isinstance(state, EmbeddedStateStore):
         from indexer.operations.controls_embedded import EmbeddedControlStore
 
@@ -72,3 +76,14 @@ def control_store(stores: Stores) -> ControlStore:
 
 def control_of(stores: Stores, source_id: str) -> SourceControl:
     return control_store(stores).get(source_id) or SourceControl(source_id=source_id)
+
+
+def stopped_sources(state: StateStore) -> dict[str, str]:
+    """Source id -> why it does not run (paused, or being deleted), for status pages."""
+    from indexer.operations.pause import describe_pause
+
+    return {
+        control.source_id: describe_pause(control)
+        for control in control_store_for(state).all()
+        if control.paused or control.deleting
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,9 @@ def test_pause_blocks_sync_and_the_scheduler_until_resumed(workspace: Path) -> N
         scheduler = SyncScheduler(runtime)
         assert scheduler.run_once("docs", RunType.incremental) is None
         assert len(runtime.stores.state.recent_runs("docs")) == before
+    code, out = invoke(workspace, "status", "--json")
+    (entry,) = [e for e in json.loads(out)["sources"] if e["source_id"] == "docs"]
+    assert "paused: source migration" in entry["paused"]
     code, out = invoke(workspace, "source", "show", "docs")
     assert "paused (source migration)" in out and " pause by " in out
     assert invoke(workspace, "source", "resume", "docs")[0] == 0
