@@ -142,7 +142,7 @@ def execute(policy: GatewayRetryPolicy, request: Any, http: Any, what: str) -> A
 
     def once() -> Any:
         try:
-            return request.execute(http=http, num_retries=0)
+            answer = request.execute(http=http, num_retries=0)
         except HttpError as exc:
             raise_mapped(exc, what)
             return NotFound(what)
@@ -151,6 +151,11 @@ def execute(policy: GatewayRetryPolicy, request: Any, http: Any, what: str) -> A
             if transport is not None:
                 raise transport from exc
             raise RetryableError(f"{what}: {type(exc).__name__}: {exc}") from exc
+        if isinstance(answer, str):
+            # The client's JSON model hands back a body it cannot decode as a string instead
+            # of raising (media downloads are bytes): cut short in transit, asked again.
+            raise RetryableError(f"{what}: body is not JSON (cut short?)")
+        return answer
 
     return policy.call(once)
 

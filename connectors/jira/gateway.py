@@ -22,7 +22,7 @@ import requests
 from atlassian.jira import JiraCloud
 from pydantic import BaseModel, ValidationError
 
-from connectors.errors import ConnectorError, SourceUnavailableError
+from connectors.errors import ConnectorError, RetryableError, SourceUnavailableError
 from connectors.gateway import (
     Budget,
     GatewayRetryPolicy,
@@ -144,7 +144,10 @@ class JiraGateway:
             try:
                 return response.json()
             except ValueError as exc:
-                raise MalformedResponse(f"{what}: body is not JSON") from exc
+                # A 2xx body that does not parse was cut short in transit (or replaced by a
+                # proxy): asked again, like a broken connection. Bodies that parse but do not
+                # fit the model are MalformedResponse (``_model``).
+                raise RetryableError(f"{what}: body is not JSON (cut short?)") from exc
 
         return self._retry.call(attempt)
 

@@ -223,6 +223,11 @@ class SlackGateway:
         return data
 
 
+# slack-sdk turns a body it cannot decode (cut short in transit, a proxy's page) into
+# {"ok": false, "error": "<this prefix>: <body>"} and raises SlackApiError: asked again.
+_UNDECODABLE = "Received a response in a non-JSON format"
+
+
 def _mapped(method: str, exc: SlackApiError) -> ConnectorError:
     response = exc.response
     status = int(getattr(response, "status_code", 200) or 200)
@@ -238,8 +243,8 @@ def _mapped(method: str, exc: SlackApiError) -> ConnectorError:
         return RetryableError(f"{method}: HTTP {status}")
     if code in AUTH_FAILURES:
         return SourceUnavailableError(f"{method}: {code}, the bot token was refused")
-    if code in TRANSIENT_FAILURES:
-        return RetryableError(f"{method}: {code}", retry_after_from_headers(headers))
+    if code in TRANSIENT_FAILURES or code.startswith(_UNDECODABLE):
+        return RetryableError(f"{method}: {code[:120]}", retry_after_from_headers(headers))
     if code == "channel_not_found":
         return ChannelGone(method, code)
     if code == "thread_not_found":

@@ -265,6 +265,12 @@ class Emulator(ABC):
             self.violations.clear()
             return taken
 
+    def faults_fired(self) -> int:
+        """How many injected faults have fired, counted when they fire (a held response is in
+        ``calls`` only once it is sent, after the client has long given up)."""
+        with self.lock:
+            return sum(injected.fired for injected in self._faults)
+
     def calls_of(self, route: str) -> list[CallRecord]:
         with self.lock:
             return [call for call in self.calls if call.route == route]

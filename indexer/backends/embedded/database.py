@@ -8,6 +8,7 @@ deferred transaction, which in WAL mode is a consistent snapshot that never bloc
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -59,6 +60,20 @@ class Database:
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
         except (sqlite3.Error, OSError) as exc:
+            if self.path.exists() and _read_only_file_system(self.path):
+                return self._open_immutable()
+            raise IndexUnavailableError(f"cannot open embedded index {self.path}: {exc}") from exc
+        return conn
+
+    def _open_immutable(self) -> sqlite3.Connection:
+        # WAL mode needs a writable -shm file, which a read-only file system cannot have. Nothing
+        # can change the file there, so it is opened immutable: searches answer from the index
+        # as it was, and every write fails with "attempt to write a readonly database".
+        uri = f"{self.path.resolve().as_uri()}?mode=ro&immutable=1"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
             raise IndexUnavailableError(f"cannot open embedded index {self.path}: {exc}") from exc
         return conn
 
@@ -89,6 +104,11 @@ class Database:
             raise IndexUnavailableError(f"embedded index {self.path} is locked: {exc}") from exc
         try:
             yield conn
+        except sqlite3.OperationalError as exc:
+            # The file refused the write (read-only, full, I/O error): the index is unavailable,
+            # whichever store was writing.
+            conn.execute("ROLLBACK")
+            raise IndexUnavailableError(f"write to {self.path} failed: {exc}") from exc
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -128,3 +148,10 @@ class Database:
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+def _read_only_file_system(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

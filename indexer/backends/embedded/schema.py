@@ -149,6 +149,17 @@ def current_version(conn: sqlite3.Connection) -> int:
     return 0 if row is None else int(row[0])
 
 
+def is_current(conn: sqlite3.Connection, dimension: int) -> bool:
+    """Whether the file is at ``SCHEMA_VERSION`` for ``dimension``, so ``upgrade`` has nothing to
+    write (any other case, a wrong dimension included, is left to ``upgrade`` to fix or refuse)."""
+    if current_version(conn) != SCHEMA_VERSION:
+        return False
+    rows = dict(
+        conn.execute("SELECT key, value FROM meta WHERE key IN ('dimension', 'write_generation')")
+    )
+    return rows.get("dimension") == str(dimension) and "write_generation" in rows
+
+
 def upgrade(conn: sqlite3.Connection, dimension: int) -> None:
     """Bring the schema to ``SCHEMA_VERSION`` inside the caller's write transaction."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
