@@ -16,7 +16,7 @@ from rich.table import Table
 
 from indexer.run_types import RunType
 from indexer.state_store import LeaseHeldError, RunRecord
-from permindex import cli_operations, cli_search
+from permindex import cli_access, cli_operations, cli_search
 from permindex.config import ConfigError, PermindexConfig, load_config
 from permindex.demo.command import demo_command
 from permindex.runtime import open_runtime
@@ -488,6 +488,7 @@ service_cli.register(
 )  # `permindex serve`, `permindex keys ...`
 cli_search.register(app, get_config)  # `permindex search QUERY --user EMAIL`
 cli_operations.register(app, get_config)  # `permindex source pause|delete|...`, prune, reindex
+cli_access.register(app, get_config)  # `permindex access explain|who`: the access explainer
 app.command("eval")(eval_command)  # retrieval/evaluation: golden sets, BEIR, leak checks
 app.command("demo")(demo_command)  # permindex/demo: seeded organisation, two users, a revocation
 

@@ -18,7 +18,8 @@ audit_log = logging.getLogger("permindex.audit")
 class AuditRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["search", "document"]
+    # access_explain / access_who: an admin asked why ``subject`` can see a document, or who can.
+    kind: Literal["search", "document", "access_explain", "access_who", "operator_action"]
     query_id: str
     at: datetime
     service: str
@@ -32,6 +33,7 @@ class AuditRecord(BaseModel):
     returned_doc_ids: list[str]
     dropped_by_acl_check: int = 0
     latency_ms: float
+    subject: str | None = None  # whom an access explanation was about
 
 
 class AuditSink(Protocol):
