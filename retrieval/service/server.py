@@ -19,6 +19,7 @@ from retrieval.identity import IdentityResolver
 from retrieval.searcher import Searcher
 from retrieval.service.access_log import log_config
 from retrieval.service.admin_access import access_router
+from retrieval.service.admin_operations import operations_router
 from retrieval.service.admin_status import status_router
 from retrieval.service.app import create_app
 from retrieval.service.console import console_router
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 ROUTERS: list[RouterFactory] = [status_router]
 ROUTERS.append(console_router)  # /console: the operator console (issue 16)
 ROUTERS.append(access_router)  # /v1/admin/access: the access explainer (issue 16)
+ROUTERS.append(operations_router)  # /v1/admin/sources: pause, delete, retention (issue 16)
 
 
 class NoApiKeysError(Exception):
