@@ -204,7 +204,8 @@ def console_router(ctx: ServiceContext) -> APIRouter:
             report = status_report(
                 stores.state, stores.index, configured, datetime.now(UTC), queue=queue
             )
-            return pages.sources_page(report, session.csrf)
+            known = ctx.source_ids is not None
+            return pages.sources_page(report, session.csrf, configuration_known=known)
 
         return _html(await ctx.run(work))
 

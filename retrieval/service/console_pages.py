@@ -175,7 +175,7 @@ def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
-def sources_page(report: StatusReport, csrf: str) -> str:
+def sources_page(report: StatusReport, csrf: str, *, configuration_known: bool = True) -> str:
     rows = []
     for entry in report.sources:
         last = entry.last_run
@@ -185,7 +185,7 @@ def sources_page(report: StatusReport, csrf: str) -> str:
             else f"{e(last.run_type)} {status_badge(last.status)} {e(when(last.started_at))}"
         )
         name = f'<a href="/console/runs?source={e(entry.source_id)}">{e(entry.source_id)}</a>'
-        if not entry.configured:
+        if configuration_known and not entry.configured:
             name += ' <span class="muted">(not in this service\'s configuration)</span>'
         rows.append(
             [
@@ -335,9 +335,13 @@ def _held(held: HeldPrincipal) -> str:
 
 def explanation_html(answer: AccessExplanation) -> str:
     verdict = {"visible": "Visible", "not_visible": "Not visible", "not_indexed": "Not indexed"}
+    summary = answer.summary
+    head, _, rest = summary.partition(": ")
+    if rest and head in ("visible", "not visible"):
+        summary = rest  # the banner already says it
     banner = (
         f'<div class="verdict-{e(answer.verdict)}" role="status" id="verdict">'
-        f"<strong>{e(verdict.get(answer.verdict, answer.verdict))}</strong>: {e(answer.summary)}"
+        f"<strong>{e(verdict.get(answer.verdict, answer.verdict))}</strong>: {e(summary)}"
         "</div>"
     )
     checked = answer.acl_checked_by

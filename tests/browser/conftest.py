@@ -83,6 +83,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         embedding=config.embedding,
         retrieval=retrieval_settings(config),
         service=ServiceSettings(keys_file=keys_file, port=0),
+        source_ids=[source.id for source in config.sources],  # as `permindex serve` passes
     )
     try:
         yield Deployment(root, config, keys_file, admin_key, search_key, opened)
