@@ -26,18 +26,25 @@ class EmbeddedProvenanceStore:
         self.db = db
         self._ready = False
 
+    def _exists(self) -> bool:
+        # Reads never create the table: a file opened read-only must still answer.
+        if not self._ready:
+            with self.db.read() as conn:
+                self._ready = (
+                    conn.execute(
+                        "SELECT 1 FROM sqlite_master WHERE type = 'table'"
+                        " AND name = 'acl_provenance'"
+                    ).fetchone()
+                    is not None
+                )
+        return self._ready
+
     def _ensure(self) -> None:
-        if self._ready:
-            return
-        with self.db.read() as conn:
-            found = conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'acl_provenance'"
-            ).fetchone()
-        if found is None:
+        if not self._exists():
             with self.db.write() as conn:
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     conn.execute(statement)
-        self._ready = True
+            self._ready = True
 
     def put(self, records: Sequence[AclProvenance]) -> None:
         if not records:
@@ -53,7 +60,8 @@ class EmbeddedProvenanceStore:
             )
 
     def get(self, doc_id: str) -> AclProvenance | None:
-        self._ensure()
+        if not self._exists():
+            return None
         with self.db.read() as conn:
             row = conn.execute(
                 "SELECT record FROM acl_provenance WHERE doc_id = ?", (doc_id,)
@@ -61,9 +69,8 @@ class EmbeddedProvenanceStore:
         return AclProvenance.model_validate_json(row[0]) if row else None
 
     def fingerprints_of(self, doc_ids: Sequence[str]) -> dict[str, str]:
-        if not doc_ids:
+        if not doc_ids or not self._exists():
             return {}
-        self._ensure()
         with self.db.read() as conn:
             rows = conn.execute(
                 "SELECT doc_id, fingerprint FROM acl_provenance"
@@ -73,9 +80,8 @@ class EmbeddedProvenanceStore:
         return {row[0]: row[1] for row in rows}
 
     def delete(self, doc_ids: Sequence[str]) -> None:
-        if not doc_ids:
+        if not doc_ids or not self._exists():
             return
-        self._ensure()
         with self.db.write() as conn:
             conn.execute(
                 "DELETE FROM acl_provenance WHERE doc_id IN (SELECT value FROM json_each(?))",
@@ -83,7 +89,8 @@ class EmbeddedProvenanceStore:
             )
 
     def delete_source(self, source_id: str) -> None:
-        self._ensure()
+        if not self._exists():
+            return
         with self.db.write() as conn:
             conn.execute("DELETE FROM acl_provenance WHERE source_id = ?", (source_id,))
 

@@ -33,7 +33,7 @@ from connectors.confluence.layers import NOBODY, LayerReader
 from connectors.confluence.storage_text import storage_to_text
 from connectors.contract import EMPTY_INDEX, Capabilities, Connector, SyncContext
 from connectors.directory import GroupMembership, IdentityMapping
-from connectors.documents import Acl, SourceDocument
+from connectors.documents import Acl, AclLayer, SourceDocument
 from connectors.errors import (
     ConnectorConfigError,
     PermissionSourceUnreadableError,
@@ -256,7 +256,7 @@ class ConfluenceConnector(Connector):
                     log.warning(
                         "confluence %s: %s: %s", self.source_id, external_id, resolved.unknown
                     )
-                yield self._permissions_changed(external_id, resolved.acl)
+                yield self._permissions_changed(external_id, resolved.acl, resolved.layers)
             yield CheckpointReached(
                 checkpoint=Checkpoint(value={"format": CHECKPOINT_FORMAT, "after_space": space.id})
             )
@@ -430,7 +430,7 @@ class ConfluenceConnector(Connector):
         comments = self._read_comments(item)
         if isinstance(comments, str):
             resolved = reader.resolve(item.content_type, item.content_id, item.space.id)
-            yield self._permissions_changed(item.external_id, resolved.acl)
+            yield self._permissions_changed(item.external_id, resolved.acl, resolved.layers)
             yield self._failed(item.external_id, comments)
             return
         if indexed is not None and _marker_of(indexed) == _comment_marker(comments):
@@ -518,7 +518,7 @@ class ConfluenceConnector(Connector):
     def _visit(self, item: Item, indexed: bool, reader: LayerReader) -> Iterator[ChangeEvent]:
         if indexed:
             resolved = reader.resolve(item.content_type, item.content_id, item.space.id)
-            yield self._permissions_changed(item.external_id, resolved.acl)
+            yield self._permissions_changed(item.external_id, resolved.acl, resolved.layers)
             if resolved.unknown is not None:
                 yield self._failed(item.external_id, resolved.unknown)
             return
@@ -548,16 +548,16 @@ class ConfluenceConnector(Connector):
             read = self._read_comments(item)
             if isinstance(read, str):
                 # The page's ACL is known and stays; its text waits for readable comments.
-                yield self._permissions_changed(item.external_id, resolved.acl)
+                yield self._permissions_changed(item.external_id, resolved.acl, resolved.layers)
                 yield self._failed(item.external_id, read)
                 return
             comments = read
         try:
             document = self._document(
                 item, content, resolved.acl, resolved.ancestors, comments or []
-            )
+            ).model_copy(update={"acl_layers": resolved.layers})
         except (ValidationError, ValueError) as exc:
-            yield self._permissions_changed(item.external_id, resolved.acl)
+            yield self._permissions_changed(item.external_id, resolved.acl, resolved.layers)
             yield self._failed(item.external_id, f"invalid document: {exc}")
             return
         yield DocumentUpserted(document=document)
@@ -642,8 +642,12 @@ class ConfluenceConnector(Connector):
             value["comments_since"] = newest_comment.astimezone(UTC).isoformat()
         return Checkpoint(value=value)
 
-    def _permissions_changed(self, external_id: str, acl: Acl) -> PermissionsChanged:
-        return PermissionsChanged(source_id=self.source_id, external_id=external_id, acl=acl)
+    def _permissions_changed(
+        self, external_id: str, acl: Acl, layers: tuple[AclLayer, ...] = ()
+    ) -> PermissionsChanged:
+        return PermissionsChanged(
+            source_id=self.source_id, external_id=external_id, acl=acl, acl_layers=layers
+        )
 
     def _failed(self, external_id: str, reason: str) -> DocumentFailed:
         return DocumentFailed(source_id=self.source_id, external_id=external_id, reason=reason)

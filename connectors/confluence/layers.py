@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from connectors.acl_layers import effective_acl
 from connectors.confluence.gateway import ConfluenceGateway, Refused
-from connectors.documents import Acl
+from connectors.documents import Acl, AclLayer
 from connectors.org import OrgPolicy
 from connectors.principals import account, group
 
@@ -29,6 +29,9 @@ class Resolved:
     # Why the ACL could not be known (the content is then visible to nobody); None when known.
     unknown: str | None = None
     ancestors: tuple[tuple[str, str], ...] = ()  # (type, id), top to bottom
+    # The layers behind ``acl`` (space, each restricted ancestor, the content), for the
+    # access explainer; empty when the ACL is unknown.
+    layers: tuple[AclLayer, ...] = ()
 
 
 class _MembersUnknown(Exception):
@@ -82,6 +85,14 @@ class LayerReader:
         if isinstance(space, Refused):
             return Resolved(NOBODY, f"space permissions cannot be read ({space})")
         layers: list[Acl] = [space]
+        labels = [
+            AclLayer(
+                kind="space",
+                label=f"space {space_id}: read permission",
+                principals=space,
+                origin=f"space {space_id}",
+            )
+        ]
         ancestors: tuple[tuple[str, str], ...] = ()
         if content_type == "page":
             found = self._gateway.ancestors(content_id)
@@ -96,11 +107,21 @@ class LayerReader:
                 return Resolved(NOBODY, reason, ancestors)
             if layer is not None:
                 layers.append(layer)
+                own = node_id == content_id
+                labels.append(
+                    AclLayer(
+                        kind=f"{node_type} restriction" if own else "ancestor restriction",
+                        label=f"{node_type} {node_id}: read restriction"
+                        + ("" if own else " (restricted ancestor)"),
+                        principals=layer,
+                        origin=f"{node_type} {node_id}",
+                    )
+                )
         try:
             acl = effective_acl(layers, self.members_of, self._org)
         except _MembersUnknown as exc:
             return Resolved(NOBODY, str(exc), ancestors)
-        return Resolved(acl, None, ancestors)
+        return Resolved(acl, None, ancestors, tuple(labels))
 
     def members_of(self, principal: str) -> Iterable[str]:
         prefix = f"group:{self._source_id}:"

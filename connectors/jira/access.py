@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from connectors.acl_layers import effective_acl
-from connectors.documents import Acl
+from connectors.documents import Acl, AclLayer
 from connectors.errors import ConnectorError, RetryableError, SourceUnavailableError
 from connectors.jira.gateway import JiraGateway
 from connectors.jira.models import Holder, Project
@@ -93,26 +93,52 @@ class AccessResolver:
 
     def issue_acl(self, access: ProjectAccess, fields: Mapping[str, Any]) -> tuple[Acl, str | None]:
         """The issue's effective ACL, or nobody and the reason it cannot be known."""
+        acl, error, _ = self.issue_access(access, fields)
+        return acl, error
+
+    def issue_access(
+        self, access: ProjectAccess, fields: Mapping[str, Any]
+    ) -> tuple[Acl, str | None, tuple[AclLayer, ...]]:
+        """``issue_acl`` and the layers behind it (project scheme, security level), labelled
+        for the access explainer; no layers when the ACL cannot be known."""
         if access.error is not None:
-            return NOBODY, access.error
+            return NOBODY, access.error, ()
+        key = access.project.key
         layers = [self._resolve(access.browse, access, fields)]
+        labels = [
+            AclLayer(
+                kind="project permission scheme",
+                label=f"project {key}: {BROWSE} holders of its permission scheme",
+                principals=layers[0],
+                origin=f"project {key}",
+            )
+        ]
         level_id = _id_of(fields.get("security"))
         if fields.get("security") is not None and level_id is None:
-            return NOBODY, "security level without an id"
+            return NOBODY, "security level without an id", ()
         if level_id is not None:
             holders, error = self.level(level_id)
             if error is not None:
-                return NOBODY, error
+                return NOBODY, error, ()
             missing = custom_fields_of(holders) - set(fields)
             if missing:
-                return NOBODY, f"security level {level_id} needs fields {sorted(missing)}"
+                return NOBODY, f"security level {level_id} needs fields {sorted(missing)}", ()
             layers.append(self._resolve(holders, access, fields))
+            labels.append(
+                AclLayer(
+                    kind="security level",
+                    label=f"security level {level_id}: its members",
+                    principals=layers[-1],
+                    origin=f"security level {level_id}",
+                )
+            )
         # "anyone" admits every principal the other layer admits, accounts included, which
         # org:<tenant> cannot (an account is not known to be a member): such a layer drops out.
         narrowing = [layer for layer in layers if self._org.principal not in layer]
         if narrowing and len(narrowing) < len(layers):
+            labels = [label for label in labels if self._org.principal not in label.principals]
             layers = narrowing
-        return effective_acl(layers, self.members_of, self._org), None
+        return effective_acl(layers, self.members_of, self._org), None, tuple(labels)
 
     def members_of(self, principal: str) -> frozenset[str]:
         """Direct members of one of this source's groups (unreadable: none, so nobody via it)."""

@@ -25,7 +25,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectors.contract import EMPTY_INDEX, Capabilities, Connector, SyncContext
 from connectors.directory import GroupMembership, IdentityMapping
-from connectors.documents import Acl, SourceDocument, SourceId
+from connectors.documents import Acl, AclLayer, SourceDocument, SourceId
 from connectors.errors import (
     ConnectorConfigError,
     ConnectorError,
@@ -193,8 +193,8 @@ class JiraConnector(Connector):
                 for page in self._pages(gateway, self._jql(project, None, "id"), fields, False):
                     for issue in self._with_level_fields(gateway, resolver, page.issues, fields):
                         seen.add(issue.id)
-                        acl, _ = resolver.issue_acl(access, issue.fields)
-                        yield self._acl_event(issue.id, acl)
+                        acl, _, layers = resolver.issue_access(access, issue.fields)
+                        yield self._acl_event(issue.id, acl, layers)
             except (RetryableError, SourceUnavailableError):
                 raise
             except ConnectorError as exc:
@@ -316,8 +316,8 @@ class JiraConnector(Connector):
         issues: Sequence[Issue],
         context: SyncContext,
     ) -> Iterator[ChangeEvent]:
-        acls: dict[str, tuple[Acl, str | None]] = {
-            i.id: resolver.issue_acl(access, i.fields) for i in issues
+        acls: dict[str, tuple[Acl, str | None, tuple[AclLayer, ...]]] = {
+            i.id: resolver.issue_access(access, i.fields) for i in issues
         }
         known = {} if context.full else context.indexed_versions([i.id for i in issues])
         stale = [i.id for i in issues if known.get(i.id) != _version(i.fields.get("updated"))]
@@ -330,23 +330,25 @@ class JiraConnector(Connector):
             bodies.update({issue.id: issue for issue in found})
             missing |= failed
         for issue in issues:
-            acl, error = acls[issue.id]
+            acl, error, layers = acls[issue.id]
             if error is not None:
                 yield self._acl_event(issue.id, NOBODY)
                 yield self._failed(issue.id, error)
             elif issue.id not in stale:
-                yield self._acl_event(issue.id, acl)
+                yield self._acl_event(issue.id, acl, layers)
             elif issue.id in bodies:
-                yield from self._upsert(bodies[issue.id], access.project, acl)
+                yield from self._upsert(bodies[issue.id], access.project, acl, layers)
             else:
                 # Vanished between the search and the fetch (deleted, moved, restricted): not
                 # evidence of deletion, and its indexed copy must not keep a stale ACL.
                 yield self._acl_event(issue.id, NOBODY)
                 yield self._failed(issue.id, "issue/bulkfetch did not return it")
 
-    def _upsert(self, issue: Issue, project: Project, acl: Acl) -> Iterator[ChangeEvent]:
+    def _upsert(
+        self, issue: Issue, project: Project, acl: Acl, layers: tuple[AclLayer, ...] = ()
+    ) -> Iterator[ChangeEvent]:
         try:
-            document = self._document(issue, project, acl)
+            document = self._document(issue, project, acl).model_copy(update={"acl_layers": layers})
         except (ValidationError, ValueError, TypeError) as exc:
             yield self._acl_event(issue.id, acl)
             yield self._failed(issue.id, f"invalid issue: {exc}")
@@ -462,8 +464,12 @@ class JiraConnector(Connector):
             refetched.update({issue.id: issue for issue in found})
         return [refetched.get(i.id, i) for i in issues]
 
-    def _acl_event(self, external_id: str, acl: Acl) -> PermissionsChanged:
-        return PermissionsChanged(source_id=self.source_id, external_id=external_id, acl=acl)
+    def _acl_event(
+        self, external_id: str, acl: Acl, layers: tuple[AclLayer, ...] = ()
+    ) -> PermissionsChanged:
+        return PermissionsChanged(
+            source_id=self.source_id, external_id=external_id, acl=acl, acl_layers=layers
+        )
 
     def _failed(self, external_id: str, reason: str) -> DocumentFailed:
         return DocumentFailed(source_id=self.source_id, external_id=external_id, reason=reason)
