@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -121,6 +122,16 @@ def test_explain_needs_the_session_csrf_and_escapes(
     assert answer.status_code == 200
     assert "<strong>Visible</strong>" in answer.text
     assert "group:docs:hr" in answer.text
+    # Audited in the service's audit file, as the admin API's explain is.
+    audit_file = deployment.opened.audit_file
+    assert audit_file is not None
+    last = json.loads(audit_file.read_text().splitlines()[-1])
+    assert (last["kind"], last["user"], last["subject"]) == (
+        "access_explain",
+        "console-admin",
+        "hana@acme.com",
+    )
+    assert last["filters"] == {"doc_id": "docs:hr/salaries.md", "verdict": "visible"}
 
     omar = http.post(
         "/console/access",
