@@ -71,7 +71,23 @@ def control_store_for(state: StateStore) -> ControlStore:
 
         assert isinstance(state, OpenSearchStateStore)
         return OpenSearchControlStore(state.gw, state.names.prefix)
-    raise TypeError(f"no control store for state store {type(state).__name__}")
+    return _NoControls(type(state).__name__)
+
+
+class _NoControls:
+    """A state store with no place for controls (a test double): nothing is ever paused."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+
+    def get(self, source_id: str) -> SourceControl | None:
+        return None
+
+    def put(self, control: SourceControl) -> None:
+        raise TypeError(f"state store {self.kind} cannot keep source controls")
+
+    def all(self) -> list[SourceControl]:
+        return []
 
 
 def control_of(stores: Stores, source_id: str) -> SourceControl:

@@ -30,8 +30,11 @@ from retrieval.service.keys import ApiKeyRecord
 _ERRORS = {
     401: {"model": ErrorBody, "description": "missing, invalid or revoked API key"},
     403: {"model": ErrorBody, "description": "the key lacks the admin capability"},
-    409: {"model": ErrorBody, "description": "a run holds the source, or a delete is unfinished"},
-    422: {"model": ErrorBody, "description": "invalid input, or the delete was not confirmed"},
+    409: {
+        "model": ErrorBody,
+        "description": "a run holds the source, a delete is unfinished, or not confirmed",
+    },
+    422: {"model": ErrorBody, "description": "invalid input"},
     503: {"model": ErrorBody, "description": "the index is unavailable"},
 }
 _SOURCE = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", description="source id")
@@ -163,7 +166,8 @@ def operations_router(ctx: ServiceContext) -> APIRouter:
     ) -> DeleteReport:
         ctx.require_admin(record)
         if confirm != source_id:
-            raise ServiceError(422, "not_confirmed", "confirm must repeat the source id")
+            # 409, not 422: the request is well formed, the confirmation does not match.
+            raise ServiceError(409, "not_confirmed", "confirm must repeat the source id")
         stores, started = stores_of(), time.perf_counter()
 
         def work() -> DeleteReport:

@@ -60,7 +60,7 @@ def test_pause_retention_and_a_confirmed_delete_audited(stores: Stores, tmp_path
         assert kept.json()["retention_days"] == 30
 
         unconfirmed = http.delete("/v1/admin/sources/wiki?confirm=drive", headers=as_admin)
-        assert unconfirmed.status_code == 422
+        assert unconfirmed.status_code == 409
         assert len(found(stores, "wiki")) == 4
         deleted = http.delete("/v1/admin/sources/wiki?confirm=wiki", headers=as_admin)
         assert deleted.status_code == 200 and deleted.json()["documents_deleted"] == 4
