@@ -178,8 +178,12 @@ def print_explanation(out: Console, answer: AccessExplanation) -> None:
         for held in chains:
             path = " -> ".join([held.path[0].member, *(step.group for step in held.path)])
             runs = ", ".join(
-                f"{s.source_id}: {s.synced_by.run_id}" if s.synced_by else f"{s.source_id}: unknown"
-                for s in held.path
+                dict.fromkeys(
+                    f"{s.source_id} groups run {s.synced_by.run_id}"
+                    if s.synced_by
+                    else f"{s.source_id}: not recorded"
+                    for s in held.path
+                )
             )
             table.add_row(Text(held.principal), Text(path), Text(runs))
         out.print(table)

@@ -195,6 +195,7 @@ def _summary(
 
 
 def _where(layer: LayerExplanation) -> str:
-    if layer.origin is None:
-        return ""
-    return f", {layer.origin}" + (f" line {layer.line}" if layer.line is not None else "")
+    line = f" line {layer.line}" if layer.line is not None else ""
+    if layer.origin is None or layer.origin in layer.label:
+        return line  # the label already says where
+    return f", {layer.origin}{line}"

@@ -74,7 +74,7 @@ def test_nested_sidecars_name_the_file_and_line_of_each_layer(tmp_path: Path) ->
     assert not dana.visible and dana.verdict == "not_visible"
     assert [layer.admits for layer in dana.layers] == [True, True, False]
     assert dana.layers[2].matched == []
-    assert "layer 3" in dana.summary and "hr/.permindex-acl.yaml line 5" in dana.summary
+    assert "layer 3 (hr/.permindex-acl.yaml: files: salaries.md: allow line 5)" in dana.summary
     assert "admitted nobody of theirs" in dana.summary
 
 
@@ -90,7 +90,7 @@ def test_guest_named_below_an_org_only_layer_does_not_pass_it(tmp_path: Path) ->
         assert not answer.visible
         assert answer.org is not None and not answer.org.member
         assert [layer.admits for layer in answer.layers] == [False, True]
-        assert "layer 1" in answer.summary and ".permindex-acl.yaml line 2" in answer.summary
+        assert "layer 1 (.permindex-acl.yaml: allow line 2)" in answer.summary
     visitor = explain_access(stores, r, "visitor@acme.com", "docs:hr/handbook.md")
     assert visitor.org is not None and "guest" in visitor.org.reason
     frank = explain_access(stores, r, "frank@gmail.com", "docs:hr/handbook.md")
