@@ -56,6 +56,23 @@ def error_response(
     return JSONResponse(jsonable_encoder(body), status_code=status, headers=headers)
 
 
+# What every authenticated JSON operation may answer besides its success, for ``responses=`` of
+# a route (routers in extensions too): the OpenAPI document then lists each status the service
+# really returns. 400 and 413 come from the body-size middleware and FastAPI's body parser, 503
+# from the bounded pool, an index outage or an unreadable keys file, 504 from the time budget.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in {
+        400: "the body is not parsable JSON, or the Content-Length header is invalid",
+        401: "missing, invalid or revoked API key",
+        403: "the key lacks a capability (search, assert_groups, admin)",
+        413: "request body too large",
+        422: "invalid input or over a limit (top_k, query length, groups)",
+        503: "overloaded, the index is unavailable, or the API keys cannot be loaded",
+        504: "the request did not finish within the time budget",
+    }.items()
+}
+
 _STATUS_CODES = {
     400: "bad_request",
     401: "unauthenticated",
@@ -80,7 +97,10 @@ def install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         fields = ", ".join(".".join(str(part) for part in d["loc"]) for d in details)
-        return error_response(422, "invalid_request", f"invalid request: {fields}", details)
+        # The schema's email pattern refuses what the identity resolver would: same code.
+        identity = details and all(d["loc"][-1:] == ["user"] for d in details)
+        code = "invalid_identity" if identity else "invalid_request"
+        return error_response(422, code, f"invalid request: {fields}", details)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
