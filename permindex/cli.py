@@ -25,6 +25,7 @@ from retrieval.service import cli as service_cli
 from schedules import commands
 
 if TYPE_CHECKING:
+    from indexer.embedding import Embedder
     from permindex.progress import RichProgressSink
 
 app = typer.Typer(
@@ -352,6 +353,23 @@ def _print_scopes(report: commands.StatusReport) -> None:
     out.print(table)
 
 
+def _queued_embedder(config: PermindexConfig) -> Embedder | None:
+    """With ``queue.embedding_queue``: an embedder whose work embedding workers do."""
+    if not config.queue.embedding_queue:
+        return None
+    from permindex.sources import embedding_dimension
+    from schedules.celery_app import app as celery_app
+    from schedules.embedding_queue import QueuedEmbedder
+
+    return QueuedEmbedder(
+        celery_app,
+        config.queue.embedding_queue,
+        config.embedding.model,
+        embedding_dimension(config.embedding),
+        config.queue.embedding_timeout.total_seconds(),
+    )
+
+
 def _configure_queue(config: PermindexConfig) -> None:
     from schedules.celery_app import QueueNotConfiguredError, configure
 
@@ -373,6 +391,12 @@ def worker(
         None, "--metrics-port", help="Expose Prometheus metrics on this port (solo pool)."
     ),
     loglevel: str = typer.Option("INFO", "--loglevel"),
+    embedding: bool = typer.Option(
+        False,
+        "--embedding",
+        help="Answer embedding requests (queue.embedding_queue) instead of scope runs: "
+        "run this where the GPU is.",
+    ),
 ) -> None:
     """Take scope runs from the queue (queue.broker_url) until stopped (SIGTERM: warm stop)."""
     import os
@@ -391,20 +415,32 @@ def worker(
     configure_json_logging()
     _serve_metrics(metrics_port)
     url = broker_url(config.queue)
-    configure_worker(
-        WorkerContext(
-            runtime_factory=lambda: open_runtime(config),
-            settings=config.queue,
-            queue_state=lambda: QueueState.from_url(url, config.queue.queue),
+    queues = config.queue.queue
+    if embedding:
+        from indexer.embedding import make_embedder
+        from schedules.embedding_queue import serve_embeddings
+
+        if not config.queue.embedding_queue:
+            fail("--embedding needs queue.embedding_queue in the configuration", EXIT_BAD_CONFIG)
+        embedder = make_embedder(config.embedding)
+        embedder.embed_query("warm up")  # load the model before taking the first request
+        serve_embeddings(embedder, config.embedding.model)
+        queues = config.queue.embedding_queue
+    else:
+        configure_worker(
+            WorkerContext(
+                runtime_factory=lambda: open_runtime(config, embedder=_queued_embedder(config)),
+                settings=config.queue,
+                queue_state=lambda: QueueState.from_url(url, config.queue.queue),
+            )
         )
-    )
     celery_app.worker_main(
         [
             "worker",
             f"--loglevel={loglevel}",
             f"--concurrency={concurrency}",
             f"--pool={pool}",
-            f"--queues={config.queue.queue}",
+            f"--queues={queues}",
             f"--hostname=permindex-{socket.gethostname()}-{os.getpid()}@%h",
             "--without-gossip",
             "--without-mingle",

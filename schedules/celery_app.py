@@ -4,8 +4,9 @@ Acknowledgement comes after the run ends (``acks_late``), so a worker killed mid
 task unacknowledged: a prefork child killed by the OOM killer is rejected back to the queue at
 once (``reject_on_worker_lost``), a whole worker that died is redelivered by the broker after
 ``visibility_timeout``. Either copy resumes from the scope's checkpoint, and the scope's lease
-keeps two copies from ever running at the same time. No result backend: outcomes are run
-records in the state store.
+keeps two copies from ever running at the same time. Outcomes are run records in the state
+store; the only task with a result is the optional embedding task, whose replies go through the
+broker's Redis (``result_backend``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from celery import Celery
 from schedules.settings import QueueSettings
 
 TASK_NAME = "permindex.run_scope"
+# Only with ``queue.embedding_queue`` (schedules/embedding_queue.py).
+EMBED_TASK_NAME = "permindex.embed"
 
 app = Celery("permindex", set_as_current=False)
 
@@ -68,4 +71,10 @@ def configure(settings: QueueSettings, target: Celery = app) -> Celery:
         enable_utc=True,
         timezone="UTC",
     )
+    if settings.embedding_queue:
+        target.conf.update(
+            result_backend=broker_url(settings),
+            result_expires=int(settings.embedding_timeout.total_seconds()) * 2,
+            result_serializer="json",
+        )
     return target

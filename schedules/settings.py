@@ -96,10 +96,21 @@ class QueueSettings(BaseModel):
     lease_retry: Interval = timedelta(seconds=30)
     # The scheduler leader's lease: a standby takes over within one TTL of the leader's death.
     leader_lease_ttl: Interval = timedelta(seconds=30)
+    # Set: sync workers send chunk texts to this queue, answered by `permindex worker
+    # --embedding` processes (where the GPU is). Unset: every worker embeds on its own CPU.
+    embedding_queue: str | None = None
+    # How long a sync worker waits for an embedding reply before the run stops (checkpoint kept).
+    embedding_timeout: Interval = timedelta(minutes=5)
 
     @model_validator(mode="after")
     def _positive(self) -> QueueSettings:
-        for name in ("visibility_timeout", "restore_interval", "lease_retry", "leader_lease_ttl"):
+        for name in (
+            "visibility_timeout",
+            "restore_interval",
+            "lease_retry",
+            "leader_lease_ttl",
+            "embedding_timeout",
+        ):
             value: timedelta = getattr(self, name)
             if value <= timedelta(0):
                 raise ValueError(f"queue.{name} must be positive, got {value}")

@@ -106,6 +106,7 @@ class Cluster:
     source_packages: tuple[str, ...] = (SCOPED_PACKAGE,)
     write_batch: int = 4
     visibility_timeout_s: float = 12.0
+    embedding_queue: str | None = None
     procs: list[Proc] = field(default_factory=list)
 
     @property
@@ -128,6 +129,8 @@ class Cluster:
                 "restore_interval": "1s",
                 "lease_retry": "1s",
                 "leader_lease_ttl": f"{self.leader_ttl_s}s",
+                "embedding_queue": self.embedding_queue,
+                "embedding_timeout": "8s",
             },
             "schedules": self.schedules
             or {
@@ -155,6 +158,9 @@ class Cluster:
 
     def start_worker(self, name: str) -> Proc:
         return self.start(name, "worker", "--pool", "solo", "--loglevel", "INFO")
+
+    def start_embedding_worker(self, name: str) -> Proc:
+        return self.start(name, "worker", "--embedding", "--pool", "solo", "--loglevel", "INFO")
 
     def start_scheduler(self, name: str) -> Proc:
         return self.start(name, "scheduler")
