@@ -631,13 +631,18 @@ class _Counted(Iterator[E]):
 
 
 def _batches(events: Iterator[E], size: int) -> Iterator[list[E]]:
-    """Lists of up to ``size`` events. If the stream raises, the events before the exception are
-    still handed out (they happened), then the exception propagates."""
+    """Lists of up to ``size`` events, each ending at the latest at a checkpoint. If the stream
+    raises, the events before the exception are still handed out (they happened), then the
+    exception propagates.
+
+    A batch never waits past a checkpoint: a slow source (pages behind rate limits) would
+    otherwise keep handled pages in memory until ``size`` events arrived, invisible to readers
+    and lost to a worker killed meanwhile."""
     batch: list[E] = []
     try:
         for event in events:
             batch.append(event)
-            if len(batch) >= size:
+            if len(batch) >= size or isinstance(event, CheckpointReached):
                 yield batch
                 batch = []
     except Exception:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from connectors.contract import Capabilities
+from connectors.contract import EMPTY_INDEX, Capabilities, SyncContext
 from connectors.directory import GroupMembership
+from connectors.events import ChangeEvent, CheckpointReached
 from connectors.org import members_group
 from connectors.principals import user
 from indexer import checkpoints
@@ -304,3 +306,42 @@ def test_a_source_cannot_define_another_sources_groups(stores: Stores) -> None:
     assert "belongs to another source" in (record.message or "")
     assert stores.directory.groups_containing({"user:mallory@evil.io"}) == set()
     assert stores.directory.members_of(f"group:{SOURCE}:eng") == set()  # nothing replaced
+
+
+@dataclass
+class WatchedConnector(ScriptedConnector):
+    """Records, each time the runner asks for the next event after a checkpoint, what the index
+    and the state store already hold: what a reader (or a worker taking over) would see then."""
+
+    stores: Stores | None = None
+    seen: list[tuple[checkpoints.Checkpoint | None, set[str]]] = field(default_factory=list)
+
+    def changes(
+        self, checkpoint: checkpoints.Checkpoint | None, context: SyncContext = EMPTY_INDEX
+    ) -> Iterator[ChangeEvent]:
+        for event in super().changes(checkpoint, context):
+            yield event
+            if isinstance(event, CheckpointReached) and self.stores is not None:
+                saved = self.stores.state.get_checkpoint(SOURCE)
+                self.seen.append((checkpoints.split(saved)[0], indexed(self.stores)))
+
+
+def test_a_checkpoint_is_durable_before_the_source_is_read_further(stores: Stores) -> None:
+    # A slow source (pages behind rate limits) must not have its handled pages wait in memory
+    # for a full batch of events: a worker killed then would lose them, and readers would not
+    # see them. Each checkpoint ends the batch: its documents are written and it is saved.
+    connector = WatchedConnector(
+        source_id=SOURCE,
+        docs={
+            f"{scope}-{n}": Doc(scope=scope, body=f"zebrafish {scope} {n}", acl=ALICE)
+            for scope in ("eng", "hr")
+            for n in range(3)
+        },
+        scopes=["eng", "hr"],
+        stores=stores,
+    )
+    record = runner(connector, stores, FakeTime()).run(RunType.incremental)
+    assert record.status == "succeeded"
+    first_checkpoint, first_indexed = connector.seen[0]
+    assert first_checkpoint is not None and first_checkpoint.value == {"done": ["eng"]}
+    assert first_indexed == {"eng-0", "eng-1", "eng-2"}
