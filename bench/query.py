@@ -16,6 +16,13 @@ final ACL check), measured on the same queries against every (backend, size) in 
 
 The indexes are built once and reused (``--rebuild`` forces a rebuild): the embedded files in
 ``var/bench/``, OpenSearch under the ``permindex-bench-*`` prefixes.
+
+Before/after for the embedded backend (issue 14): ``--old-rev`` names the commit whose
+``indexer/backends/embedded`` package is copied out of git into a temporary package and opened
+on the same file, so the old and the new code answer the same queries alternately in one run.
+Query vectors are embedded once up front (their latency is reported on its own line), so the
+per-mode numbers are the index's and the searcher's time, not the embedding model's. The first
+vector query after a write is timed for both (the old code reloads the whole matrix).
 """
 
 from __future__ import annotations
@@ -24,9 +31,11 @@ import argparse
 import json
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -41,7 +50,7 @@ from indexer.backend import IndexBackend
 from indexer.backends import Stores, open_stores
 from indexer.embedding import Embedder, SentenceTransformerEmbedder
 from indexer.principals import OrgPolicy
-from indexer.records import ChunkWrite, DocumentWrite
+from indexer.records import ChunkWrite, DocumentWrite, SearchFilters
 from indexer.settings import EmbeddedSettings, EmbeddingSettings, IndexSettings, OpenSearchSettings
 from retrieval.evaluation.beir import BeirDocument, iter_corpus, load_queries
 from retrieval.evaluation.ingest import VectorCache, embed_with_cache
@@ -60,6 +69,8 @@ CALLER_PRINCIPALS = frozenset({f"org:{TENANT}", f"user:{CALLER}", *GROUPS[:5]})
 SYNTHETIC_CHUNKS_PER_DOC = 4
 NOISE = 0.02
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
+# The last commit before the issue-14 embedded query path: the "old" side of the comparison.
+OLD_REV = "c054ec3"
 
 console = Console()
 
@@ -193,6 +204,113 @@ def _flush(index: IndexBackend, batch: list[DocumentWrite]) -> int:
     return len(result.written)
 
 
+class _QueryVectors:
+    """The model's query vectors, computed once per query text and then reused."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.vectors: dict[str, list[float]] = {}
+        self.timings: list[float] = []
+
+    @property
+    def dimension(self) -> int:
+        return self.embedder.dimension
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        return self.embedder.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        if text not in self.vectors:
+            started = time.perf_counter()
+            self.vectors[text] = self.embedder.embed_query(text)
+            self.timings.append((time.perf_counter() - started) * 1000.0)
+        return self.vectors[text]
+
+
+def _old_embedded_index(rev: str, path: Path, dimension: int) -> IndexBackend:
+    """The embedded index as it was at ``rev``, from git, opened on ``path``."""
+    root = Path(__file__).resolve().parents[1]
+    package = Path(tempfile.mkdtemp(prefix="permindex-old-")) / "old_embedded"
+    package.mkdir()
+    names = subprocess.run(
+        ["git", "ls-tree", "--name-only", f"{rev}:indexer/backends/embedded"],
+        cwd=root, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    for name in names:
+        source = subprocess.run(
+            ["git", "show", f"{rev}:indexer/backends/embedded/{name}"],
+            cwd=root, capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        (package / name).write_text(source.replace("indexer.backends.embedded.", "old_embedded."))
+    sys.path.insert(0, str(package.parent))
+    from old_embedded.database import Database as OldDatabase  # type: ignore[import-not-found]
+    from old_embedded.index import EmbeddedIndex as OldIndex  # type: ignore[import-not-found]
+
+    index: IndexBackend = OldIndex(OldDatabase(path), dimension)
+    return index
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    array = np.asarray(values)
+    return {
+        "p50_ms": float(np.percentile(array, 50)),
+        "p95_ms": float(np.percentile(array, 95)),
+        "mean_ms": float(array.mean()),
+    }
+
+
+def _side_by_side(
+    searchers: dict[str, Searcher], queries: list[str], mode: SearchMode, warmup: int = 3
+) -> dict[str, dict[str, float]]:
+    """Each query through every searcher in turn, the order alternating query by query."""
+    names = list(searchers)
+    for text in queries[:warmup]:
+        for name in names:
+            searchers[name].search(
+                CALLER_PRINCIPALS, SearchQuery(query=text, mode=mode), caller=CALLER
+            )
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    results: dict[str, list[list[str]]] = {name: [] for name in names}
+    for i, text in enumerate(queries):
+        for name in names if i % 2 == 0 else names[::-1]:
+            started = time.perf_counter()
+            response = searchers[name].search(
+                CALLER_PRINCIPALS, SearchQuery(query=text, mode=mode, top_k=10), caller=CALLER
+            )
+            timings[name].append((time.perf_counter() - started) * 1000.0)
+            results[name].append([r.doc_id for r in response.results])
+    out: dict[str, dict[str, float]] = {}
+    for name in names:
+        out[name] = _summary(timings[name])
+        out[name]["mean_results"] = float(statistics.fmean(len(r) for r in results[name]))
+    if len(names) == 2:
+        same = sum(a == b for a, b in zip(results[names[0]], results[names[1]], strict=True))
+        out["same_top10_share"] = {"value": same / len(queries)}
+    return out
+
+
+def _first_query_after_write(
+    indexes: dict[str, IndexBackend], writer: IndexBackend, vector: list[float], rounds: int = 5
+) -> dict[str, dict[str, float]]:
+    """One document written, then one vector query per index, ``rounds`` times."""
+    for index in indexes.values():  # warm: the timed query follows a write, not a cold open
+        index.vector_search(vector, CALLER_PRINCIPALS, SearchFilters(), 100)
+    names = list(indexes)
+    timings: dict[str, list[float]] = {name: [] for name in names}
+    written: list[str] = []
+    for i in range(rounds):
+        probe = _write(f"probe-{i}", "probe", [("probe text", np.asarray(vector, np.float32))],
+                       frozenset({f"org:{TENANT}"}))  # fmt: skip
+        _flush(writer, [probe])
+        written.append(probe.doc_id)
+        for name in names if i % 2 == 0 else names[::-1]:
+            started = time.perf_counter()
+            indexes[name].vector_search(vector, CALLER_PRINCIPALS, SearchFilters(), 100)
+            timings[name].append((time.perf_counter() - started) * 1000.0)
+    writer.delete_documents(written)
+    return {name: _summary(values) for name, values in timings.items()}
+
+
 def _measure(
     searcher: Searcher, queries: list[str], mode: SearchMode, warmup: int = 5
 ) -> dict[str, float]:
@@ -255,7 +373,7 @@ def _directory(stores: Stores, groups: int = 200, users: int = 2000) -> None:
     )
 
 
-def _identity(args: argparse.Namespace, rounds: int = 100) -> dict[str, Any]:
+def _identity(args: argparse.Namespace) -> dict[str, Any]:
     """Identity resolution per query on OpenSearch, without and with the per-caller cache
     (alternating call by call); the cached side still reads the directory generation."""
     settings = IndexSettings(
@@ -269,7 +387,7 @@ def _identity(args: argparse.Namespace, rounds: int = 100) -> dict[str, Any]:
         expected = uncached.resolve(CALLER)
         assert cached.resolve(CALLER) == expected
         timings: dict[str, list[float]] = {"uncached": [], "cached": []}
-        for i in range(rounds):
+        for i in range(args.identity_rounds):
             pair = [("uncached", uncached), ("cached", cached)]
             for name, resolver in pair if i % 2 == 0 else pair[::-1]:
                 started = time.perf_counter()
@@ -316,6 +434,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--identity-only", action="store_true", help="Only identity resolution (OpenSearch)."
     )
+    parser.add_argument("--identity-rounds", type=int, default=100)
+    parser.add_argument(
+        "--old-rev", default=OLD_REV, help="Commit of the old embedded code ('' to skip it)."
+    )
+    parser.add_argument("--after-write-rounds", type=int, default=5)
     args = parser.parse_args(argv)
     args.index_dir.mkdir(parents=True, exist_ok=True)
     identity = _identity(args) if "opensearch" in args.backends else None
@@ -326,10 +449,18 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"wrote {out}")
         return 0
 
-    embedder = SentenceTransformerEmbedder(EmbeddingSettings(model=MODEL))
+    model = SentenceTransformerEmbedder(EmbeddingSettings(model=MODEL))
+    embedder = _QueryVectors(model)
     corpus = list(iter_corpus(args.dataset))
-    vectors = _corpus_vectors(corpus, embedder, args.vector_cache)
+    vectors = _corpus_vectors(corpus, model, args.vector_cache)
     queries = list(load_queries(args.dataset, args.split).values())[: args.queries]
+    for text in queries:
+        embedder.embed_query(text)
+    query_embedding = _summary(embedder.timings)
+    console.print(
+        f"query embedding ({MODEL}, torch): p50 {query_embedding['p50_ms']:.1f} ms, "
+        f"p95 {query_embedding['p95_ms']:.1f} ms (excluded from the per-mode numbers below)"
+    )
     sizes = {"scifact": len(corpus), "large": args.large_chunks}
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
 
@@ -338,13 +469,57 @@ def main(argv: list[str] | None = None) -> int:
         for backend in backends:
             label = f"{backend}/{size}"
             stores = _open(backend, size, embedder.dimension, args)
+            old_index: IndexBackend | None = None
             try:
                 chunks = _build(stores.index, corpus, vectors, target, args.rebuild, label)
+                stores.index.refresh()
                 searcher = Searcher(stores.index, embedder, RetrievalSettings(), audit=_NullAudit())
-                per_mode = {mode: _measure(searcher, queries, mode) for mode in MODES}
+                row: dict[str, Any] = {"backend": backend, "size": size, "chunks": chunks}
+                if backend == "embedded" and args.old_rev:
+                    path = args.index_dir / f"query-{size}.sqlite"
+                    old_index = _old_embedded_index(args.old_rev, path, embedder.dimension)
+                    old = Searcher(old_index, embedder, RetrievalSettings(), audit=_NullAudit())
+                    both = {"new": searcher, "old": old}
+                    per_mode = {}
+                    old_modes = {}
+                    for mode in MODES:
+                        measured = _side_by_side(both, queries, mode)
+                        per_mode[mode] = measured["new"]
+                        old_modes[mode] = measured["old"]
+                        per_mode[mode]["same_top10_as_old"] = measured["same_top10_share"]["value"]
+                        console.print(
+                            f"{label} {mode}: p50 / p95 ms old {measured['old']['p50_ms']:.1f} /"
+                            f" {measured['old']['p95_ms']:.1f}, new {measured['new']['p50_ms']:.1f}"
+                            f" / {measured['new']['p95_ms']:.1f}, p95 ratio old/new "
+                            f"{measured['old']['p95_ms'] / measured['new']['p95_ms']:.2f}, same "
+                            f"top 10 {measured['same_top10_share']['value']:.0%}"
+                        )
+                    row["old_rev"] = args.old_rev
+                    row["old_modes"] = old_modes
+                    row["p95_ratio_old_over_new"] = {
+                        mode: old_modes[mode]["p95_ms"] / per_mode[mode]["p95_ms"] for mode in MODES
+                    }
+                    after = _first_query_after_write(
+                        {"new": stores.index, "old": old_index},
+                        stores.index,
+                        embedder.embed_query(queries[0]),
+                        args.after_write_rounds,
+                    )
+                    row["first_vector_query_after_write"] = after
+                    console.print(
+                        f"{label} first vector query after a write, p50 ms: old (full reload) "
+                        f"{after['old']['p50_ms']:.1f}, new (incremental) "
+                        f"{after['new']['p50_ms']:.1f}, ratio "
+                        f"{after['old']['p50_ms'] / after['new']['p50_ms']:.1f}"
+                    )
+                else:
+                    per_mode = {mode: _measure(searcher, queries, mode) for mode in MODES}
+                row["modes"] = per_mode
             finally:
+                if old_index is not None:
+                    old_index.close()
                 stores.close()
-            results[label] = {"backend": backend, "size": size, "chunks": chunks, "modes": per_mode}
+            results[label] = row
 
     table = Table(title=f"Query latency, {len(queries)} SciFact {args.split} queries, top 10")
     table.add_column("mode")
@@ -380,6 +555,8 @@ def main(argv: list[str] | None = None) -> int:
                 "results": results,
                 "p50_ratio_opensearch_over_embedded": ratios,
                 "identity": identity,
+                "query_embedding": query_embedding,
+                "latency_excludes_query_embedding": True,
             },
             indent=2,
         )

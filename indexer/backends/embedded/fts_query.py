@@ -16,6 +16,16 @@ MAX_TERMS = 64
 
 def fts_match_expression(query: str) -> str | None:
     """The MATCH expression for ``query``, or None when it contains no searchable term."""
+    terms = fts_terms(query)
+    return fts_expression(terms) if terms else None
+
+
+def fts_expression(terms: list[str]) -> str:
+    return " OR ".join(f'"{term}"' for term in terms)
+
+
+def fts_terms(query: str) -> list[str]:
+    """The distinct searchable terms of ``query``, in order, at most ``MAX_TERMS``."""
     terms: list[str] = []
     seen: set[str] = set()
     for match in _TERM.finditer(query.lower()):
@@ -25,6 +35,4 @@ def fts_match_expression(query: str) -> str | None:
             terms.append(term)
         if len(terms) == MAX_TERMS:
             break
-    if not terms:
-        return None
-    return " OR ".join(f'"{term}"' for term in terms)
+    return terms
