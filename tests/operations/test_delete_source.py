@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_delete_source_removes_its_documents_groups_and_checkpoints(stores: Stores) -> None:
-    wiki = set(write_docs(stores, "wiki", 120))
+    wiki = set(write_docs(stores, "wiki", 40))
     kept = set(write_docs(stores, "drive", 5))
     assert found(stores, "wiki") == wiki
     seed_state(stores, "wiki")
@@ -30,7 +30,7 @@ def test_delete_source_removes_its_documents_groups_and_checkpoints(stores: Stor
 
     report = delete_source(stores, "wiki", by="ops@example.com", clock=lambda: NOW)
 
-    assert report.documents_deleted == 120
+    assert report.documents_deleted == 40
     assert found(stores, "wiki") == set()
     assert doc_ids(stores, "wiki") == set()
     assert found(stores, "drive") == kept
@@ -40,7 +40,7 @@ def test_delete_source_removes_its_documents_groups_and_checkpoints(stores: Stor
     assert stores.state.get_checkpoint(scope_key("wiki", "space-a")) is None
     assert stores.state.get_checkpoint("drive") is not None
     last = stores.state.recent_runs("wiki", limit=1)[0]
-    assert (last.run_type, last.status, last.counts.deleted) == ("delete", "succeeded", 120)
+    assert (last.run_type, last.status, last.counts.deleted) == ("delete", "succeeded", 40)
     assert "ops@example.com" in (last.message or "")
     # The source stays paused: a configured source is not indexed again behind the operator.
     with pytest.raises(SourcePausedError):

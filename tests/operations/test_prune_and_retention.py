@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from connectors.events import ListingEvent
 from indexer.backends import Stores
 from indexer.embedding import Embedder
 from indexer.operations.prune_preview import preview_prune
@@ -71,7 +73,7 @@ def test_an_incomplete_listing_or_failed_scope_previews_no_deletion(stores: Stor
     assert "b" in preview.kept_scopes
 
     class Broken(ScriptedConnector):
-        def list_live_ids(self):  # type: ignore[no-untyped-def]
+        def list_live_ids(self) -> Iterator[ListingEvent]:
             yield from ()
             raise RuntimeError("listing timed out")
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from indexer.backends import Stores
+from indexer.embedding import Embedder
 from indexer.operations import reindex as reindex_module
 from indexer.operations.reindex import ReindexReport
 from indexer.records import AclUpdate, SearchFilters
@@ -15,26 +17,28 @@ from tests.conformance.builders import ALICE, BOB
 from tests.operations.helpers import HashEmbedder, doc_ids, found, seed_state, write_docs
 
 
-def _reindex(stores: Stores, on_page: object, **kwargs: object) -> ReindexReport:
+def _reindex(
+    stores: Stores, on_page: Callable[[int], None] | None, embedder: Embedder | None = None
+) -> ReindexReport:
     if stores.index.name == "embedded":
         from indexer.operations.reindex_embedded import reindex_embedded
 
-        return reindex_embedded(stores, on_page=on_page, **kwargs)  # type: ignore[arg-type]
+        return reindex_embedded(stores, on_page=on_page, embedder=embedder)
     from indexer.operations.reindex_opensearch import reindex_opensearch
 
     return reindex_opensearch(
         stores,
         clock=lambda: datetime.now(UTC),
         on_page=on_page,
-        **kwargs,  # type: ignore[arg-type]
+        embedder=embedder,
     )
 
 
 def test_writes_during_the_copy_survive_the_swap(
     stores: Stores, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(reindex_module, "PAGE", 20)
-    before = set(write_docs(stores, "wiki", 100))
+    monkeypatch.setattr(reindex_module, "PAGE", 10)
+    before = set(write_docs(stores, "wiki", 50))
     seed_state(stores, "wiki")
     during: set[str] = set()
     pages = 0
@@ -45,15 +49,15 @@ def test_writes_during_the_copy_survive_the_swap(
         nonlocal pages
         pages += 1
         if pages == 2:
-            during.update(write_docs(stores, "wiki", 30, start=100, tag="new"))
+            during.update(write_docs(stores, "wiki", 15, start=100, tag="new"))
             write_docs(stores, "wiki", 1, start=3, tag="edited")
             stores.index.replace_acls(
                 [AclUpdate(doc_id="wiki:d5", acl=frozenset({BOB}), acl_fingerprint="bob")]
             )
             stores.index.replace_acls(
-                [AclUpdate(doc_id="wiki:d95", acl=frozenset({BOB}), acl_fingerprint="bob")]
+                [AclUpdate(doc_id="wiki:d45", acl=frozenset({BOB}), acl_fingerprint="bob")]
             )
-            stores.index.delete_documents(["wiki:d7", "wiki:d90"])
+            stores.index.delete_documents(["wiki:d7", "wiki:d40"])
             stores.index.refresh()
         # Searches keep answering from the old index all through the copy.
         assert "wiki:d1" in found(stores, "wiki")
@@ -64,10 +68,10 @@ def test_writes_during_the_copy_survive_the_swap(
     stores.index.refresh()
     visible = found(stores, "wiki")
     assert during <= visible
-    assert visible == (before | during) - {"wiki:d5", "wiki:d95", "wiki:d7", "wiki:d90"}
-    assert found(stores, "wiki", principal=BOB) == {"wiki:d5", "wiki:d95"}
+    assert visible == (before | during) - {"wiki:d5", "wiki:d45", "wiki:d7", "wiki:d40"}
+    assert found(stores, "wiki", principal=BOB) == {"wiki:d5", "wiki:d45"}
     assert found(stores, "edited") == {"wiki:d3"}
-    assert doc_ids(stores, "wiki") == (before | during) - {"wiki:d7", "wiki:d90"}
+    assert doc_ids(stores, "wiki") == (before | during) - {"wiki:d7", "wiki:d40"}
     # Sync state survives the swap, and runs go on writing to the new index.
     assert stores.state.get_checkpoint("wiki") is not None
     write_docs(stores, "wiki", 1, start=500, tag="after")
