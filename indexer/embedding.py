@@ -1,4 +1,4 @@
-"""Sentence embeddings: any sentence-transformers model, by name or path."""
+"""Sentence embeddings: any sentence-transformers model, on torch or on ONNX Runtime."""
 
 from __future__ import annotations
 
@@ -122,7 +122,12 @@ class HashingEmbedder:
 
 
 def make_embedder(settings: EmbeddingSettings) -> Embedder:
-    """The embedder ``settings`` names: ``hashing:<dim>`` or a sentence-transformers model."""
+    """The embedder ``settings`` names: ``hashing:<dim>``, or a sentence-transformers model on
+    the configured backend (ONNX Runtime, exported once into its cache, or torch)."""
     if settings.model.startswith(HASHING_PREFIX):
         return HashingEmbedder.from_model_name(settings.model)
+    if settings.backend == "onnx":
+        from indexer.embedding_onnx import OnnxEmbedder
+
+        return OnnxEmbedder(settings, model_path=resolve_model_path(settings.model))
     return SentenceTransformerEmbedder(settings)

