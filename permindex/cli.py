@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from indexer.backend import IndexUnavailableError
 from indexer.run_types import RunType
 from indexer.state_store import LeaseHeldError, RunRecord
 from permindex import cli_access, cli_operations, cli_search
@@ -171,7 +172,11 @@ def _run(source: str, run_type: RunType, *, resync: bool, quiet: bool) -> None:
             return commands.resync(runtime, source, progress=sink, stop=stop)
         return commands.sync(runtime, source, run_type, progress=sink, stop=stop)
 
-    with open_runtime(config) as runtime:
+    try:
+        runtime = open_runtime(config)
+    except IndexUnavailableError as exc:
+        fail(f"the index is unavailable: {exc}", EXIT_RUN_FAILED)
+    with runtime:
         try:
             if quiet:
                 record = operate(runtime, None)
@@ -185,6 +190,10 @@ def _run(source: str, run_type: RunType, *, resync: bool, quiet: bool) -> None:
             )
         except SourcePausedError as exc:
             fail(f"{exc}: nothing was run", EXIT_RUN_FAILED)
+        except IndexUnavailableError as exc:
+            # The index refused the lease or the run record itself (full or read-only disk, node
+            # down): nothing ran, the checkpoint is where it was.
+            fail(f"the index is unavailable, nothing was run: {exc}", EXIT_RUN_FAILED)
         except KeyboardInterrupt:
             fail("interrupted: the checkpoint stays where the last durable write left it", 130)
     _report(record)

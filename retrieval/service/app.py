@@ -268,7 +268,11 @@ def create_app(
         # Anonymous callers: a cached single-flight probe, off the search pool.
         problem = await readiness.problem()
         if problem is not None:
-            return JSONResponse(Health(status="unavailable", detail=problem).model_dump(), 503)
+            return JSONResponse(
+                Health(status="unavailable", detail=problem).model_dump(),
+                503,
+                headers={"Retry-After": "5"},
+            )
         return JSONResponse(Health(status="ready", backend=backend_name).model_dump())
 
     @app.get(
