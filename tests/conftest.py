@@ -132,3 +132,20 @@ def stores(make_stores: MakeStores, dimension: int) -> Stores:
 def embedder() -> SentenceTransformerEmbedder:
     """The real all-MiniLM-L6-v2 model, loaded once per session."""
     return SentenceTransformerEmbedder()
+
+
+# Under pytest-xdist (tests/run), tests that need something exclusive share one worker process:
+# the scale-out tests restart the one Redis and reuse its database numbers.
+_EXCLUSIVE_DIRS = {"scale_out": "redis"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).parent
+    for item in items:
+        try:
+            area = Path(str(item.fspath)).relative_to(root).parts[0]
+        except ValueError:
+            continue
+        group = _EXCLUSIVE_DIRS.get(area)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
