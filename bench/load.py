@@ -221,7 +221,7 @@ def _locust(url: str, users: int, seconds: int, csv_prefix: Path, env: dict[str,
 def _aggregated(csv_prefix: Path) -> dict[str, Any]:
     with Path(f"{csv_prefix}_stats.csv").open() as handle:
         rows = {row["Name"]: row for row in csv.DictReader(handle)}
-    row = rows["Aggregated"]
+    row = {k: (v if v != "N/A" else "nan") for k, v in rows["Aggregated"].items()}
     return {
         "requests": int(row["Request Count"]),
         "errors": int(row["Failure Count"]),
