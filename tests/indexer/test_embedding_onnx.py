@@ -124,7 +124,11 @@ def test_a_damaged_export_is_detected_and_redone(
     def quantise_again(float_path: Path, path: Path) -> None:
         # Stands in for the real (slow) quantisation: writes through the same atomic path.
         redone.append(path)
-        export.write_artifact(path, lambda tmp: shutil.copyfile(good, tmp))
+
+        def copy_good(tmp: Path) -> None:
+            shutil.copyfile(good, tmp)
+
+        export.write_artifact(path, copy_good)
 
     monkeypatch.setattr(export, "_quantise", quantise_again)
     embedder = onnx(cache, "int8")
