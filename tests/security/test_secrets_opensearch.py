@@ -45,7 +45,7 @@ def test_the_password_stays_out_of_errors_and_logs_when_the_node_is_down(
         url=f"http://127.0.0.1:{free_port()}",
         index_prefix=f"pt{uuid.uuid4().hex[:12]}",
         username=USERNAME,
-        password=PASSWORD,  # type: ignore[arg-type]
+        password=PASSWORD,
         timeout_s=2.0,
     )
     caplog.set_level(logging.DEBUG)
@@ -74,7 +74,7 @@ def test_the_password_stays_out_of_debug_logs_of_a_working_node(
         url=opensearch_url,
         index_prefix=prefix,
         username=USERNAME,
-        password=PASSWORD,  # type: ignore[arg-type]
+        password=PASSWORD,
     )
     caplog.set_level(logging.DEBUG)
     stores = open_opensearch(settings, 8)

@@ -70,7 +70,7 @@ def test_a_revoked_token_is_written_nowhere(
         written: list[str] = []
         try:
             runner = SyncRunner(
-                kit.connector(),  # type: ignore[attr-defined]
+                kit.connector(),
                 stores,
                 EMBEDDER,
                 chunking=ChunkingSettings(chunk_size=64, chunk_overlap=8),
@@ -89,7 +89,7 @@ def test_a_revoked_token_is_written_nowhere(
         finally:
             stores.close()
     finally:
-        kits.close()
+        next(kits, None)  # lets the kit stop its emulator
     written += [f"{r.name} {r.getMessage()} {r.exc_text or ''} {r.args!r}" for r in caplog.records]
     assert any(r.levelno >= logging.WARNING for r in caplog.records), "nothing was logged"
     for secret in secrets:
