@@ -21,16 +21,14 @@ from retrieval.access.audit import explain_record, who_record
 from retrieval.access.explain import explain_access
 from retrieval.access.models import AccessAudience, AccessExplanation
 from retrieval.identity import IdentityError
-from retrieval.service.errors import ErrorBody, ServiceError
+from retrieval.service.errors import ERROR_RESPONSES, ErrorBody, ServiceError
 from retrieval.service.extensions import ServiceContext
 from retrieval.service.keys import ApiKeyRecord
+from retrieval.service.schemas import EMAIL_MAX_CHARS, EMAIL_MIN_CHARS, EMAIL_PATTERN
 
 _ERRORS = {
-    401: {"model": ErrorBody, "description": "missing, invalid or revoked API key"},
-    403: {"model": ErrorBody, "description": "the key lacks the admin capability"},
+    **ERROR_RESPONSES,
     422: {"model": ErrorBody, "description": "invalid input (an address the resolver refuses)"},
-    503: {"model": ErrorBody, "description": "the index is unavailable"},
-    504: {"model": ErrorBody, "description": "the request did not finish within the time budget"},
 }
 _ID = Query(..., min_length=1, max_length=2048, description="document id: <source>:<external id>")
 
@@ -41,11 +39,17 @@ def access_router(ctx: ServiceContext) -> APIRouter:
     @router.get(
         "/v1/admin/access/explain",
         response_model=AccessExplanation,
-        responses=_ERRORS,  # type: ignore[arg-type]
+        responses=_ERRORS,
         summary="Why a user can or cannot see a document, from what the index holds (admin).",
     )
     async def explain(
-        user: str = Query(..., min_length=1, max_length=320, description="the user's email"),
+        user: str = Query(
+            ...,
+            min_length=EMAIL_MIN_CHARS,
+            max_length=EMAIL_MAX_CHARS,
+            pattern=EMAIL_PATTERN,
+            description="the user's email",
+        ),
         doc_id: str = _ID,
         record: ApiKeyRecord = Depends(ctx.authenticate),
     ) -> AccessExplanation:
@@ -68,7 +72,7 @@ def access_router(ctx: ServiceContext) -> APIRouter:
     @router.get(
         "/v1/admin/access/who",
         response_model=AccessAudience,
-        responses=_ERRORS,  # type: ignore[arg-type]
+        responses=_ERRORS,
         summary="Who can see a document: its ACL expanded through synced groups, paged (admin).",
     )
     async def who(

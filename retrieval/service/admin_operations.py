@@ -23,19 +23,16 @@ from indexer.operations.pause import SourcePausedError, pause, resume
 from indexer.operations.retention import set_retention
 from indexer.state_store import LeaseHeldError
 from retrieval.audit import AuditRecord
-from retrieval.service.errors import ErrorBody, ServiceError
+from retrieval.service.errors import ERROR_RESPONSES, ErrorBody, ServiceError
 from retrieval.service.extensions import ServiceContext
 from retrieval.service.keys import ApiKeyRecord
 
 _ERRORS = {
-    401: {"model": ErrorBody, "description": "missing, invalid or revoked API key"},
-    403: {"model": ErrorBody, "description": "the key lacks the admin capability"},
+    **ERROR_RESPONSES,
     409: {
         "model": ErrorBody,
         "description": "a run holds the source, a delete is unfinished, or not confirmed",
     },
-    422: {"model": ErrorBody, "description": "invalid input"},
-    503: {"model": ErrorBody, "description": "the index is unavailable"},
 }
 _SOURCE = Path(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$", description="source id")
 
@@ -79,7 +76,7 @@ def operations_router(ctx: ServiceContext) -> APIRouter:
     @router.get(
         "/v1/admin/sources/{source_id}/control",
         response_model=SourceControl,
-        responses=_ERRORS,  # type: ignore[arg-type]
+        responses=_ERRORS,
         summary="A source's pause, retention and operator history (admin).",
     )
     async def get_control(
@@ -92,7 +89,7 @@ def operations_router(ctx: ServiceContext) -> APIRouter:
     @router.post(
         "/v1/admin/sources/{source_id}/pause",
         response_model=SourceControl,
-        responses=_ERRORS,  # type: ignore[arg-type]
+        responses=_ERRORS,
         summary="Pause a source: no run starts until it is resumed (admin, audited).",
     )
     async def pause_source(
@@ -113,7 +110,7 @@ def operations_router(ctx: ServiceContext) -> APIRouter:
     @router.post(
         "/v1/admin/sources/{source_id}/resume",
         response_model=SourceControl,
-        responses=_ERRORS,  # type: ignore[arg-type]
+        responses=_ERRORS,
         summary="Resume a paused source (admin, audited).",
     )
     async def resume_source(
@@ -135,7 +132,7 @@ def operations_router(ctx: ServiceContext) -> APIRouter:
     @router.put(
         "/v1/admin/sources/{source_id}/retention",
         response_model=SourceControl,
-        responses=_ERRORS,  # type: ignore[arg-type]
+        responses=_ERRORS,
         summary="Drop a source's documents not modified for N days after each run (admin).",
     )
     async def put_retention(
@@ -156,7 +153,7 @@ def operations_router(ctx: ServiceContext) -> APIRouter:
     @router.delete(
         "/v1/admin/sources/{source_id}",
         response_model=DeleteReport,
-        responses=_ERRORS,  # type: ignore[arg-type]
+        responses=_ERRORS,
         summary="Delete every document, chunk, group and checkpoint of a source (admin, audited).",
     )
     async def delete(

@@ -5,17 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Query
 
 from indexer.status import StatusReport, status_report
-from retrieval.service.errors import ErrorBody
+from retrieval.service.errors import ERROR_RESPONSES
 from retrieval.service.extensions import ServiceContext
 from retrieval.service.keys import ApiKeyRecord
 
-_ERRORS = {
-    401: {"model": ErrorBody, "description": "missing, invalid or revoked API key"},
-    403: {"model": ErrorBody, "description": "the key lacks the admin capability"},
-    422: {"model": ErrorBody, "description": "invalid input"},
-    503: {"model": ErrorBody, "description": "the index is unavailable"},
-    504: {"model": ErrorBody, "description": "the request did not finish within the time budget"},
-}
+_ERRORS = ERROR_RESPONSES
 
 
 def status_router(ctx: ServiceContext) -> APIRouter:
@@ -24,7 +18,7 @@ def status_router(ctx: ServiceContext) -> APIRouter:
     @router.get(
         "/v1/admin/status",
         response_model=StatusReport,
-        responses=_ERRORS,  # type: ignore[arg-type]
+        responses=_ERRORS,
         summary="Per source and scope: last run, lag, next run, queue depth, last error (admin).",
     )
     async def admin_status(

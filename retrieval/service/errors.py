@@ -97,8 +97,11 @@ def install_error_handlers(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         fields = ", ".join(".".join(str(part) for part in d["loc"]) for d in details)
-        # The schema's email pattern refuses what the identity resolver would: same code.
-        identity = details and all(d["loc"][-1:] == ["user"] for d in details)
+        # The schema's email and group patterns refuse what the identity resolver would: the
+        # same code as before they existed. A missing field stays an invalid request.
+        identity = details and all(
+            _identity_field(d["loc"]) and d["type"] != "missing" for d in details
+        )
         code = "invalid_identity" if identity else "invalid_request"
         return error_response(422, code, f"invalid request: {fields}", details)
 
@@ -113,3 +116,9 @@ def install_error_handlers(app: FastAPI) -> None:
         code = _STATUS_CODES.get(exc.status_code, "error")
         headers = dict(exc.headers) if exc.headers else None
         return error_response(exc.status_code, code, str(exc.detail), None, headers)
+
+
+def _identity_field(loc: list[Any]) -> bool:
+    """``user``, or one item of ``groups`` (``[..., "groups", 3]``)."""
+    names = [part for part in loc if isinstance(part, str)]
+    return bool(names) and names[-1] in ("user", "groups")
