@@ -17,6 +17,7 @@ from indexer.backends import Stores
 from indexer.operations.controls import SourceControl, control_of, control_store
 from indexer.operations.leases import hold_leases
 from indexer.operations.reads import AgedDocument, reader_for
+from indexer.provenance import provenance_store_for
 from indexer.state_store import RunCounts, RunRecord
 
 PAGE = 500
@@ -70,12 +71,14 @@ def apply_retention(
             page.append(aged.doc_id)
             if len(page) >= PAGE:
                 held.renew(clock())
-                stores.index.delete_documents(page)
+                _delete(stores, page)
                 deleted += len(page)
                 page = []
         if page:
-            stores.index.delete_documents(page)
+            _delete(stores, page)
             deleted += len(page)
+        # Gone from search when the command returns, as after a run (OpenSearch is near-real-time).
+        stores.index.refresh()
         if deleted:
             stores.state.save_run(
                 RunRecord(
@@ -90,3 +93,10 @@ def apply_retention(
                 )
             )
     return RetentionReport(source_id=source_id, retention_days=days, cutoff=cutoff, deleted=deleted)
+
+
+def _delete(stores: Stores, doc_ids: list[str]) -> None:
+    stores.index.delete_documents(doc_ids)
+    # Their ACL layers go with them, as when a run prunes.
+    if (provenance := provenance_store_for(stores.index)) is not None:
+        provenance.delete(doc_ids)
