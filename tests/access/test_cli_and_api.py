@@ -7,11 +7,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 
 from indexer.backends import open_stores
 from indexer.embedding import HashingEmbedder
-from permindex.cli import app
 from permindex.config import load_config
 from retrieval.audit import AuditRecord
 from retrieval.identity import IdentityResolver
@@ -21,8 +19,7 @@ from retrieval.service.app import create_app
 from retrieval.service.keys import ApiKeyStore, Capability, create_key
 from retrieval.service.settings import ServiceSettings
 from retrieval.settings import RetrievalSettings
-
-runner = CliRunner()
+from tests.cli.workspace import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +47,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def invoke(workspace: Path, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(
-        app, ["--config", str(workspace / "permindex.yaml"), *args], env={"COLUMNS": "220"}
-    )
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
+    result = run_cli(workspace, *args, columns=220)
     return result.exit_code, result.stdout, result.stderr
 
 

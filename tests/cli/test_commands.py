@@ -7,13 +7,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from indexer.backends import open_stores
-from permindex.cli import EXIT_BAD_CONFIG, EXIT_LEASE_HELD, EXIT_RUN_FAILED, app
+from permindex.cli import EXIT_BAD_CONFIG, EXIT_LEASE_HELD, EXIT_RUN_FAILED
 from permindex.config import load_config
-
-runner = CliRunner()
+from tests.cli.workspace import FOLDER_CONFIG, run_cli
 
 
 @pytest.fixture
@@ -26,29 +24,12 @@ def workspace(tmp_path: Path) -> Path:
     (docs / "welcome.md").write_text("# Welcome\n\nThe office opens at nine.\n")
     (docs / "travel.txt").write_text("Book trains, not planes, for trips under four hours.\n")
     (docs / "hr" / "salaries.md").write_text("# Salaries\n\nBands are reviewed in March.\n")
-    (tmp_path / "permindex.yaml").write_text(
-        """
-tenant: acme
-org:
-  domains: [example.com]
-index:
-  embedded:
-    path: index.sqlite
-embedding:
-  model: "hashing:32"
-sources:
-  - type: folder
-    id: docs
-    path: docs
-"""
-    )
+    (tmp_path / "permindex.yaml").write_text(FOLDER_CONFIG)
     return tmp_path
 
 
 def invoke(workspace: Path, *args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, ["--config", str(workspace / "permindex.yaml"), *args])
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
+    result = run_cli(workspace, *args)
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -7,11 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner
 
-from permindex.cli import app
-
-runner = CliRunner()
+from tests.cli.workspace import FOLDER_CONFIG, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -26,22 +23,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (docs / "hr" / "salaries.md").write_text(
         "# Salary bands\n\nSalaries are reviewed in March <b>[red]each year[/red]</b>.\n"
     )
-    (root / "permindex.yaml").write_text(
-        """
-tenant: acme
-org:
-  domains: [example.com]
-index:
-  embedded:
-    path: index.sqlite
-embedding:
-  model: "hashing:32"
-sources:
-  - type: folder
-    id: docs
-    path: docs
-"""
-    )
+    (root / "permindex.yaml").write_text(FOLDER_CONFIG)
     code, out, err = invoke(root, "sync", "docs", "--groups", "--quiet")
     assert code == 0, out + err
     # With progress: CliRunner's stderr is not a terminal, so progress comes as plain lines.
@@ -52,12 +34,7 @@ sources:
 
 
 def invoke(workspace: Path, *args: str) -> tuple[int, str, str]:
-    # Wide enough that rich does not wrap a table cell across lines.
-    result = runner.invoke(
-        app, ["--config", str(workspace / "permindex.yaml"), *args], env={"COLUMNS": "200"}
-    )
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
+    result = run_cli(workspace, *args, columns=200)
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -6,18 +6,16 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from indexer.backends.embedded import open_embedded
 from indexer.records import SearchFilters
 from indexer.run_types import RunType
 from indexer.settings import EmbeddedSettings
-from permindex.cli import app
 from permindex.config import load_config
 from permindex.runtime import open_runtime
 from schedules.jobs import SyncScheduler
+from tests.cli.workspace import FOLDER_CONFIG, run_cli
 
-runner = CliRunner()
 ORG = frozenset({"org:acme"})
 
 
@@ -28,36 +26,14 @@ def workspace(tmp_path: Path) -> Path:
     (docs / ".permindex-acl.yaml").write_text("allow: [org]\n")
     for name in ("runbook", "roadmap", "invoice"):
         (docs / f"{name}.md").write_text(f"# {name.title()}\n\nThe {name} of the team.\n")
-    (tmp_path / "permindex.yaml").write_text(
-        """
-tenant: acme
-org:
-  domains: [example.com]
-index:
-  embedded:
-    path: index.sqlite
-embedding:
-  model: "hashing:32"
-sources:
-  - type: folder
-    id: docs
-    path: docs
-"""
-    )
+    (tmp_path / "permindex.yaml").write_text(FOLDER_CONFIG)
     code, out = invoke(tmp_path, "sync", "docs", "--quiet")
     assert code == 0, out
     return tmp_path
 
 
 def invoke(workspace: Path, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    result = runner.invoke(
-        app,
-        ["--config", str(workspace / "permindex.yaml"), *args],
-        input=stdin,
-        env={"COLUMNS": "200"},
-    )
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise result.exception
+    result = run_cli(workspace, *args, stdin=stdin, columns=200)
     return result.exit_code, result.output
 
 
