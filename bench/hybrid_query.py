@@ -22,6 +22,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -51,24 +52,27 @@ PRINCIPALS = frozenset({"org:beir", "user:evaluator@beir.invalid"})
 PIPELINE = "bench-hybrid-query-minmax"
 
 
-def ensure_pipeline(gw: Gateway, keyword_weight: float) -> None:
-    """Min-max normalisation and a weighted arithmetic mean of (keyword, vector) scores."""
-    gw.client.transport.perform_request(
-        "PUT",
-        f"/_search/pipeline/{PIPELINE}",
-        body={
-            "phase_results_processors": [
-                {
-                    "normalization-processor": {
-                        "normalization": {"technique": "min_max"},
-                        "combination": {
-                            "technique": "arithmetic_mean",
-                            "parameters": {"weights": [keyword_weight, 1.0 - keyword_weight]},
-                        },
-                    }
+def minmax_pipeline(keyword_weight: float) -> dict[str, Any]:
+    """A search pipeline: min-max normalisation and a weighted arithmetic mean of (keyword,
+    vector) scores."""
+    return {
+        "phase_results_processors": [
+            {
+                "normalization-processor": {
+                    "normalization": {"technique": "min_max"},
+                    "combination": {
+                        "technique": "arithmetic_mean",
+                        "parameters": {"weights": [keyword_weight, 1.0 - keyword_weight]},
+                    },
                 }
-            ]
-        },
+            }
+        ]
+    }
+
+
+def ensure_pipeline(gw: Gateway, keyword_weight: float) -> None:
+    gw.client.transport.perform_request(
+        "PUT", f"/_search/pipeline/{PIPELINE}", body=minmax_pipeline(keyword_weight)
     )
 
 

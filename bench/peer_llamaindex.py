@@ -57,6 +57,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(REPO))
 
+from hybrid_query import minmax_pipeline  # noqa: E402
 from query import CALLER_PRINCIPALS, GROUPS, TENANT, _documents  # noqa: E402
 from query_vectors import MODEL, query_vectors  # noqa: E402
 
@@ -190,21 +191,7 @@ class Peer:
 
     def ensure_pipeline(self) -> None:
         self.os.transport.perform_request(
-            "PUT",
-            f"/_search/pipeline/{PIPELINE}",
-            body={
-                "phase_results_processors": [
-                    {
-                        "normalization-processor": {
-                            "normalization": {"technique": "min_max"},
-                            "combination": {
-                                "technique": "arithmetic_mean",
-                                "parameters": {"weights": [0.5, 0.5]},
-                            },
-                        }
-                    }
-                ]
-            },
+            "PUT", f"/_search/pipeline/{PIPELINE}", body=minmax_pipeline(0.5)
         )
 
     def write(self, documents: Iterator[DocumentWrite]) -> tuple[int, float]:
