@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from indexer.backends import Stores
 from indexer.backends.opensearch import open_opensearch
@@ -47,6 +46,7 @@ from tests.faults.sources import (
     seeded_docs,
     user,
 )
+from tests.retrieval.service.conftest import running_server
 
 pytestmark = [pytest.mark.opensearch, pytest.mark.xdist_group("faults-opensearch-node")]
 
@@ -80,19 +80,8 @@ def serving(stores: Stores, keys_path: Path) -> Iterator[str]:
         ApiKeyStore.from_file(keys_path),
         settings,
     )
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="faults-uvicorn", daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert server.started, "uvicorn did not start"
-        port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with running_server(app) as url:
+        yield url
 
 
 @dataclass
