@@ -56,7 +56,8 @@ class SyncContext(Protocol):
         with a version; ask in batches (a few hundred ids), not one id at a time."""
 
     def indexed_ids(self) -> Iterator[str]:
-        """External ids of every document of this source the index holds (streamed)."""
+        """External ids of every document of this source the index holds (streamed); in a scope
+        run (see ``scope_of``), of that scope only."""
 
 
 class EmptyIndex:

@@ -99,8 +99,10 @@ class IndexContext:
         full: bool,
         stop: threading.Event,
         heartbeat: Callable[[], None],
+        in_scope: Callable[[str], bool] | None = None,
     ) -> None:
         self._source_id = source_id
+        self._in_scope = in_scope
         self._prefix = f"{source_id}:"
         self._index = index
         self._known = known
@@ -130,9 +132,12 @@ class IndexContext:
         return versions
 
     def indexed_ids(self) -> Iterator[str]:
-        # Streamed from the index in pages: never the whole source in memory.
+        # Streamed from the index in pages: never the whole source in memory. A scope run sees
+        # its scope's documents only: a connector that hides what its run did not see (a
+        # permissions run failing closed) must never hide another scope's documents.
         for fp in self._index.iter_fingerprints(self._source_id):
-            yield fp.external_id
+            if self._in_scope is None or self._in_scope(fp.external_id):
+                yield fp.external_id
 
 
 class Tally:

@@ -364,8 +364,11 @@ class SyncRunner:
         # A scope run's listing names only its scope: the other scopes' documents are not its
         # to prune.
         for fingerprint in self.stores.index.iter_fingerprints(self.source_id):
-            if not self.scope or self.connector.scope_of(fingerprint.external_id) == self.scope:
+            if not self.scope or self._in_scope(fingerprint.external_id):
                 yield fingerprint
+
+    def _in_scope(self, external_id: str) -> bool:
+        return self.connector.scope_of(external_id) == self.scope
 
     def _run_groups(self, record: RunRecord) -> None:
         directory = self.stores.directory
@@ -537,7 +540,13 @@ class SyncRunner:
             provenance=provenance_store_for(index),
         )
         context = IndexContext(
-            self.source_id, index, known, full=full, stop=control.stop, heartbeat=control.heartbeat
+            self.source_id,
+            index,
+            known,
+            full=full,
+            stop=control.stop,
+            heartbeat=control.heartbeat,
+            in_scope=self._in_scope if self.scope else None,
         )
         return pipeline, tally, context
 

@@ -13,7 +13,13 @@ import pytest
 
 from connectors.contract import EMPTY_INDEX, Capabilities, SyncContext
 from connectors.directory import GroupMembership
-from connectors.events import ChangeEvent, CheckpointReached
+from connectors.events import (
+    ChangeEvent,
+    Checkpoint,
+    CheckpointReached,
+    PermissionsChanged,
+    PermissionsEvent,
+)
 from connectors.org import members_group
 from connectors.principals import user
 from indexer import checkpoints
@@ -345,3 +351,35 @@ def test_a_checkpoint_is_durable_before_the_source_is_read_further(stores: Store
     first_checkpoint, first_indexed = connector.seen[0]
     assert first_checkpoint is not None and first_checkpoint.value == {"done": ["eng"]}
     assert first_indexed == {"eng-0", "eng-1", "eng-2"}
+
+
+@dataclass
+class FailClosedConnector(ScriptedConnector):
+    """Hides every indexed document its permissions walk did not see, as Jira's and Confluence's
+    permissions runs do for documents gone from every scope."""
+
+    def permissions(
+        self, checkpoint: object = None, context: SyncContext = EMPTY_INDEX
+    ) -> Iterator[PermissionsEvent]:
+        seen = {i for i, d in self.docs.items() if d.scope in self.scopes}
+        for external_id in sorted(seen):
+            yield self._acl(external_id)
+        for external_id in context.indexed_ids():
+            if external_id not in seen:
+                yield PermissionsChanged(source_id=SOURCE, external_id=external_id, acl=frozenset())
+        yield CheckpointReached(checkpoint=Checkpoint(value={}))
+
+
+def test_a_scope_run_sees_only_its_scopes_documents_in_the_index(stores: Stores) -> None:
+    """A worker's permissions run over one space must not fail the other spaces closed: the
+    index's documents it is shown are its scope's only."""
+    time = FakeTime()
+    everything = FailClosedConnector(source_id=SOURCE, docs=source().docs, scopes=["eng", "hr"])
+    runner(everything, stores, time).run(RunType.incremental)
+    eng = FailClosedConnector(source_id=SOURCE, docs=everything.docs, scopes=["eng"])
+    record = runner(eng, stores, time, scope="eng").run(RunType.permissions)
+    assert record.status == "succeeded", record.message
+    assert visible(stores) == {f"{scope}/{n}" for scope in ("eng", "hr") for n in range(4)}
+    # unscoped, the same walk hides what it did not see
+    runner(eng, stores, time).run(RunType.permissions)
+    assert visible(stores) == {f"eng/{n}" for n in range(4)}
