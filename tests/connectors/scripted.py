@@ -7,6 +7,7 @@ version the index already holds, and checkpoints after each scope. Faults are se
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +70,15 @@ class ScriptedConnector(Connector):
 
     def validate(self) -> None:
         return None
+
+    # Scopes as units of work (schedules.scopes.ScopedSource): one scope's copy shares the docs.
+    def work_scopes(self) -> list[str]:
+        return list(self.scopes)
+
+    def for_scope(self, scope: str) -> ScriptedConnector:
+        if scope not in self.scopes:
+            raise ValueError(f"{self.source_id} has no scope {scope!r}")
+        return dataclasses.replace(self, scopes=[scope], fetched=[], emitted=0)
 
     def scope_of(self, external_id: str) -> str:
         doc = self.docs.get(external_id)

@@ -4,7 +4,9 @@
 - every event carries the connector's own source id;
 - a run stopped after any batch, then resumed, converges to what one clean run gives;
 - a listing interrupted anywhere prunes nothing;
-- a storm of 429/5xx answers (RetryableError) mid-stream completes and converges.
+- a storm of 429/5xx answers (RetryableError) mid-stream completes and converges;
+- a source split into scopes (one run per scope, as workers run them) emits each scope's
+  documents only and converges to what one unscoped run gives.
 SIGKILL at random points is tests/indexer/test_crash.py (the folder connector through the CLI).
 """
 
@@ -33,6 +35,7 @@ from indexer.embedding import HashingEmbedder
 from indexer.retry import RetryPolicy
 from indexer.runner import RunType, SyncRunner
 from indexer.settings import ChunkingSettings
+from schedules.scopes import ScopedSource, restrict, scopes_of
 from tests.conftest import MakeStores
 from tests.connectors.conformance.kits import Kit, discovered_kits
 
@@ -250,3 +253,34 @@ def test_a_storm_of_429s_and_503s_completes_and_converges(
     assert record.status in ("succeeded", "partial"), record.message
     assert stormy.refusals > 3
     assert state(stores, stormy.source_id) == clean(kit, make_stores)
+
+
+# Scope runs multiply each kit's runs by its scope count: one backend is enough for what this
+# checks (the split), and both backends run the same runner code.
+@pytest.mark.parametrize("backend_kind", ["embedded"])
+def test_a_source_run_scope_by_scope_converges_to_one_unscoped_run(
+    kit: Kit, make_stores: MakeStores
+) -> None:
+    """What Celery workers do with a source: each run type as one run per scope, each with its
+    own lease and checkpoint. Connectors without scopes run as the one scope ""."""
+    connector = kit.connector()
+    scopes = scopes_of(connector, RunType.incremental)
+    for scope in scopes:
+        for event in restrict(connector, scope).changes(None):
+            external_id = getattr(event, "external_id", None)
+            if external_id is not None and scope:
+                assert connector.scope_of(external_id) == scope, (scope, external_id)
+    if isinstance(connector, ScopedSource):
+        assert len(scopes) > 1, f"{kit.name} offers scopes but its kit has one"
+    stores = make_stores(EMBEDDER.dimension)
+    stores.index.ensure_schema()
+    for round_ in range(2):
+        for run_type in (RunType.incremental, RunType.permissions, RunType.full):
+            fresh = kit.connector()
+            if run_type is RunType.permissions and not fresh.capabilities.permissions_refresh:
+                continue
+            for scope in scopes_of(fresh, run_type):
+                record = runner(restrict(fresh, scope), stores, scope=scope).run(run_type)
+                assert record.status in ("succeeded", "partial"), (scope, record.message)
+        assert state(stores, connector.source_id) == clean(kit, make_stores), round_
+        kit.change(random.Random(round_))
