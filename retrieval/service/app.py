@@ -15,6 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from connectors.contract import Connector
 from indexer.backend import IndexUnavailableError
 from indexer.backends import Stores
 from indexer.records import IndexStats
@@ -93,6 +94,7 @@ def create_app(
     routers: Sequence[RouterFactory] = (),
     source_ids: Sequence[str] | None = None,
     queue: QueueView | None = None,
+    connector_for: Callable[[str], Connector] | None = None,
 ) -> FastAPI:
     """``stats`` reads the index statistics for ``/v1/admin/stats``; it defaults to
     ``searcher.index.stats``. ``probe`` is the cheap read behind ``/readyz`` (raises when the
@@ -319,6 +321,7 @@ def create_app(
         audit=audit,
         source_ids=None if source_ids is None else tuple(source_ids),
         queue=queue,
+        connector_for=connector_for,
     )
     for factory in routers:
         app.include_router(factory(context))

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter
 
+from connectors.contract import Connector
 from indexer.backends import Stores
 from indexer.status import QueueView
 from retrieval.audit import AuditSink
@@ -55,6 +56,8 @@ class ServiceContext:
     # The configured source ids (None: not known to this process) and the broker's view.
     source_ids: tuple[str, ...] | None = None
     queue: QueueView | None = None
+    # A configured source's connector (KeyError when not configured), for prune previews.
+    connector_for: Callable[[str], Connector] | None = None
 
 
 RouterFactory = Callable[[ServiceContext], APIRouter]

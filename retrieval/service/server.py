@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
+from connectors.contract import Connector
 from indexer.backends import Stores, open_stores
 from indexer.embedding import make_embedder
 from indexer.settings import EmbeddingSettings, IndexSettings
@@ -66,6 +67,7 @@ def open_service(
     audit: AuditSink | None = None,
     source_ids: Sequence[str] | None = None,
     queue: QueueView | None = None,
+    connector_for: Callable[[str], Connector] | None = None,
 ) -> OpenService:
     keys = ApiKeyStore.from_file(service.keys_file)
     if len(keys) == 0:
@@ -100,6 +102,7 @@ def open_service(
             routers=ROUTERS,
             source_ids=source_ids,
             queue=queue,
+            connector_for=connector_for,
         )
     except BaseException:
         stores.close()
