@@ -3,7 +3,8 @@ build step, no external resources).
 
 Pages: sources and scopes with status, lag, next run and last error (``indexer.status``, the
 report ``permindex status`` and ``GET /v1/admin/status`` print); the run history (the state
-store's run records); the access explainer form (``retrieval.access.explain``).
+store's run records); the access explainer form (``retrieval.access.explain``); a source's
+operator actions and the re-index (``console_actions``).
 
 Authentication: the admin key is typed into a login form (never carried in a URL) and kept
 server-side (``console_sessions``); the browser gets an HttpOnly, SameSite=Strict session
@@ -23,6 +24,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials
 
 from indexer.status import status_report
+from retrieval.service import console_actions
 from retrieval.service import console_pages as pages
 from retrieval.service.console_sessions import ConsoleSession, SessionStore, new_token, same_token
 from retrieval.service.errors import ServiceError
@@ -272,6 +274,8 @@ def console_router(ctx: ServiceContext) -> APIRouter:
     router.add_api_route("/runs", guarded(runs), methods=["GET"])
     router.add_api_route("/access", guarded(access_form), methods=["GET"])
     router.add_api_route("/access", guarded(access_answer, post=True), methods=["POST"])
+    # /sources/{id} (pause, resume, prune preview, delete) and /reindex.
+    console_actions.register(router, ctx, guarded, _html, _redirect)
 
     @router.get("")
     async def bare() -> Response:

@@ -47,14 +47,14 @@ th, td { border: 1px solid #8a96a3; padding: 4px 8px; text-align: left; vertical
 th { color: #1b1f24; background: #e9eef3; }
 td.num { text-align: right; }
 .muted { color: #4a5560; background: #ffffff; }
-.status-succeeded, .verdict-visible { color: #0f5132; background: #d1e7dd; }
+.status-succeeded, .verdict-visible, .notice { color: #0f5132; background: #d1e7dd; }
 .status-failed, .verdict-not_visible, .verdict-not_indexed, .error {
   color: #842029;
   background: #f8d7da;
 }
 .status-other { color: #664d03; background: #fff3cd; }
 .status-succeeded, .status-failed, .status-other { padding: 0 4px; font-weight: bold; }
-.verdict-visible, .verdict-not_visible, .verdict-not_indexed, .error {
+.verdict-visible, .verdict-not_visible, .verdict-not_indexed, .error, .notice {
   padding: 8px 12px;
   border: 1px solid #8a96a3;
 }
@@ -81,7 +81,11 @@ header button { color: #1f3a5f; background: #ffffff; border: 1px solid #ffffff; 
 ul.notes li { margin: 4px 0; }
 """
 
-NAV = (("sources", "/console/", "Sources"), ("runs", "/console/runs", "Runs"))
+NAV = (
+    ("sources", "/console/", "Sources"),
+    ("runs", "/console/runs", "Runs"),
+    ("reindex", "/console/reindex", "Re-index"),
+)
 NAV_ACCESS = ("access", "/console/access", "Access explainer")
 
 
@@ -187,6 +191,8 @@ def sources_page(report: StatusReport, csrf: str, *, configuration_known: bool =
         name = f'<a href="/console/runs?source={e(entry.source_id)}">{e(entry.source_id)}</a>'
         if configuration_known and not entry.configured:
             name += ' <span class="muted">(not in this service\'s configuration)</span>'
+        if entry.paused:
+            name += f' <span class="muted">({e(entry.paused)})</span>'
         rows.append(
             [
                 name,
@@ -195,11 +201,21 @@ def sources_page(report: StatusReport, csrf: str, *, configuration_known: bool =
                 _next_run(entry),
                 e(f"{_count(entry.documents)} / {_count(entry.chunks)}"),
                 e(f"{entry.failed_runs} / {entry.document_errors}"),
+                f'<a href="/console/sources/{e(entry.source_id)}">manage'
+                f' <span class="skip">{e(entry.source_id)}</span></a>',
             ]
         )
     sources = table(
         "Sources",
-        ("source", "last run", "lag", "next run", "documents / chunks", "failed runs / doc errors"),
+        (
+            "source",
+            "last run",
+            "lag",
+            "next run",
+            "documents / chunks",
+            "failed runs / doc errors",
+            "actions",
+        ),
         rows,
     )
     scope_rows = []

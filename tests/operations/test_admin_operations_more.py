@@ -191,6 +191,6 @@ def test_reindex_through_the_api_runs_in_the_background_one_at_a_time(
         assert unknown.status_code == 404
     assert doc_ids(stores, "wiki") == before
 
-    actions = [r.query.split()[0] for r in audit.records if r.kind == "operator_action"]
+    actions = [(r.query or "").split()[0] for r in audit.records if r.kind == "operator_action"]
     assert actions[0] == "reindex" and "reindex-succeeded" in actions
     assert all(r.user == "ops" for r in audit.records if r.kind == "operator_action")
