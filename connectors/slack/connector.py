@@ -40,6 +40,7 @@ fails fails that file only.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from connectors.contract import EMPTY_INDEX, Capabilities, Connector, SyncContext
 from connectors.directory import GroupMembership, IdentityMapping
-from connectors.documents import Acl, SourceDocument, SourceId
+from connectors.documents import SourceDocument, SourceId
 from connectors.errors import ConnectorConfigError, ConnectorError, SourceUnavailableError
 from connectors.events import (
     ChangeEvent,
@@ -69,6 +70,14 @@ from connectors.events import (
 from connectors.gateway import StopRequested
 from connectors.org import OrgPolicy, guests_group, members_group
 from connectors.principals import group
+from connectors.slack.access import (
+    ChannelAccess,
+    channel_access,
+    channel_group,
+    team_group,
+    unlisted_access,
+)
+from connectors.slack.channels import Channel
 from connectors.slack.config import SlackSettings
 from connectors.slack.files import SharedFile, UnreadableFile, files_of, text_of
 from connectors.slack.gateway import (
@@ -100,31 +109,6 @@ _NOISE = frozenset(
     }
 )
 _DIRECTORY_TTL_S = 120.0
-
-
-@dataclass(frozen=True)
-class Channel:
-    id: str
-    name: str
-    team_id: str
-    private: bool
-    mpim: bool
-    archived: bool
-    ext_shared: bool
-    bot_is_member: bool
-
-    @classmethod
-    def of(cls, raw: Mapping[str, Any], team_id: str) -> Channel:
-        return cls(
-            id=str(raw["id"]),
-            name=str(raw.get("name") or raw["id"]),
-            team_id=str(raw.get("context_team_id") or team_id),
-            private=bool(raw.get("is_private") or raw.get("is_group")),
-            mpim=bool(raw.get("is_mpim")),
-            archived=bool(raw.get("is_archived")),
-            ext_shared=bool(raw.get("is_ext_shared")),
-            bot_is_member=bool(raw.get("is_member")),
-        )
 
 
 @dataclass
@@ -185,6 +169,8 @@ class SlackConnector(Connector):
         self._team_url = ""
         self._team_name = ""
         self._directory: _Directory | None = None
+        # The one channel of a scope run (``for_scope``); None: every channel.
+        self._only: str | None = None
 
     # -- the contract ------------------------------------------------------------------------
 
@@ -197,6 +183,27 @@ class SlackConnector(Connector):
     def scope_of(self, external_id: str) -> str:
         return external_id.split("/", 1)[0]
 
+    # Scopes as units of work (``schedules.scopes.ScopedSource``): a scope is a channel.
+
+    def work_scopes(self) -> list[str]:
+        """The channels a run walks, by id: one ``conversations.list`` walk, nothing else."""
+        return [c.id for c in self._channels()]
+
+    def for_scope(self, scope: str) -> SlackConnector:
+        """This source's connector for channel ``scope`` alone: its changes, listing and
+        permissions, and its checkpoint values. The channel is looked up with one
+        ``conversations.info`` call (Tier 3), not a walk of every channel (Tier 2) per scope; a
+        channel no longer there (or no longer wanted) is treated as an unscoped run treats an
+        unlisted one: its documents go. Names are read per person (``users.info``) as they
+        occur, not with a ``users.list`` walk per channel. Groups and identities stay
+        source-wide."""
+        if not scope or "/" in scope:
+            raise ValueError(f"slack source {self.source_id!r}: {scope!r} is not a channel id")
+        scoped = copy.copy(self)
+        scoped._only = scope
+        scoped._directory = None
+        return scoped
+
     def changes(
         self, checkpoint: Checkpoint | None, context: SyncContext = EMPTY_INDEX
     ) -> Iterator[ChangeEvent]:
@@ -206,7 +213,8 @@ class SlackConnector(Connector):
         }
         done: list[str] = list(value.get("done") or [])
         channels = self._channels()
-        directory = self._people()
+        # A scope run names only the people its channel shows, one users.info each.
+        directory = self._people(lazy=self._only is not None)
         indexed = self._indexed_by_channel(context)
         listed = {c.id for c in channels}
         for channel_id in sorted(set(indexed) - listed):
@@ -217,7 +225,7 @@ class SlackConnector(Connector):
             states.pop(channel_id, None)
         for channel_id in sorted(set(states) - listed):
             states.pop(channel_id, None)
-        names = {c.id: c.name for c in channels}
+        names: dict[str, str | None] = {c.id: c.name for c in channels}
         for channel in channels:
             if channel.id in done:
                 continue
@@ -280,9 +288,9 @@ class SlackConnector(Connector):
                 continue
             channel = channels.get(channel_id)
             # A channel no longer listed is hidden until an incremental run deletes it.
-            acl = self._acl(channel) if channel is not None else frozenset()
+            access = self._access(channel) if channel is not None else unlisted_access(channel_id)
             for external_id in sorted(indexed[channel_id]):
-                yield PermissionsChanged(source_id=self.source_id, external_id=external_id, acl=acl)
+                yield self._acl_event(external_id, access)
             done.append(channel_id)
             yield CheckpointReached(checkpoint=Checkpoint(value={"done": done}))
         yield CheckpointReached(checkpoint=Checkpoint(value={"done": []}))
@@ -304,7 +312,7 @@ class SlackConnector(Connector):
         }
         guests = {g for g in guests if g.startswith("user:")}
         yield GroupMembership(group=guests_group(self.source_id), members=frozenset(guests))
-        for channel in self._channels():
+        for channel in self._channels(every=True):
             members = self._members(channel, directory)
             if members is None:
                 continue  # unknown membership: the group has no members, so nobody
@@ -329,7 +337,7 @@ class SlackConnector(Connector):
 
     def identities(self) -> Iterator[IdentityMapping]:
         directory = self._people()
-        for channel in self._channels():
+        for channel in self._channels(every=True):
             for member in self._members(channel, directory) or []:
                 self._person(member, directory)
         for person in sorted(directory.people.values(), key=lambda p: p.id):
@@ -346,7 +354,7 @@ class SlackConnector(Connector):
         indexed: set[str],
         context: SyncContext,
         directory: _Directory,
-        names: dict[str, str],
+        names: dict[str, str | None],
     ) -> tuple[list[ChangeEvent], dict[str, Any]]:
         now = self._clock().timestamp()
         full = context.full or "hw" not in state
@@ -361,12 +369,12 @@ class SlackConnector(Connector):
             oldest = self._window_of(min([start, *opened]))
         messages = self._history(channel.id, oldest=oldest)
         roots, plain = self._split(messages)
-        acl = self._acl(channel)
+        access = self._access(channel)
         events: list[ChangeEvent] = []
         user_name = self._namer(directory)
 
         def channel_name(channel_id: str) -> str:
-            return names.get(channel_id, channel_id)
+            return self._channel_name(channel_id, names)
 
         # Message windows re-read in full (``oldest`` sits on a window boundary).
         windows: dict[int, list[Message]] = {}
@@ -393,16 +401,16 @@ class SlackConnector(Connector):
             recent = float(latest) >= now - self._lookback_s
             unchanged = known.get("latest") == latest and known.get("root") == signature
             if not full and unchanged and not recent and external_id in indexed:
-                events.append(self._acl_event(external_id, acl))
+                events.append(self._acl_event(external_id, access))
             else:
-                outcome = self._thread(channel, ts, user_name, channel_name, external_id, acl)
+                outcome = self._thread(channel, ts, user_name, channel_name, external_id, access)
                 if outcome is None:
                     tracked.pop(ts, None)
                     if external_id in indexed:
                         events.append(self._deleted(external_id))
                     continue
                 if isinstance(outcome, DocumentFailed):
-                    events += [self._acl_event(external_id, acl), outcome]
+                    events += [self._acl_event(external_id, access), outcome]
                     continue
                 docs.append(outcome)
             tracked[ts] = {"latest": latest, "root": signature}
@@ -417,11 +425,11 @@ class SlackConnector(Connector):
                 tracked.pop(ts)  # dormant past the horizon: found again by a full run
                 continue
             events += self._poll_thread(
-                channel, ts, tracked, indexed, user_name, channel_name, acl, docs
+                channel, ts, tracked, indexed, user_name, channel_name, access, docs
             )
         known_files: dict[str, str] = dict(state.get("files") or {})
         files, file_events, file_docs = self._sync_files(
-            channel, messages, indexed, context, acl, user_name
+            channel, messages, indexed, context, access, user_name
         )
         events += file_events
         docs += file_docs
@@ -437,14 +445,14 @@ class SlackConnector(Connector):
         for file_id, shared in known_files.items():
             if oldest is not None and float(shared) < oldest and file_id not in files:
                 files[file_id] = shared
-        events += self._upserts(docs, context, acl)
-        acl_key = sorted(acl)
+        events += self._upserts(docs, context)
+        acl_key = sorted(access.acl)
         if state.get("acl") != acl_key:
             # The channel became private, public or shared: documents outside the re-read
             # window take the new ACL now, not at the next permissions run.
             touched = {d.external_id for d in docs} | settled
             touched |= {e.external_id for e in events if isinstance(e, DocumentDeleted)}
-            events += [self._acl_event(i, acl) for i in sorted(indexed - touched)]
+            events += [self._acl_event(i, access) for i in sorted(indexed - touched)]
         horizon = now - self._horizon_s
         # Only threads with a reply within the horizon are polled later.
         tracked = {ts: t for ts, t in tracked.items() if float(t["latest"]) >= horizon}
@@ -477,7 +485,7 @@ class SlackConnector(Connector):
         messages: list[dict[str, Any]],
         indexed: set[str],
         context: SyncContext,
-        acl: Acl,
+        access: ChannelAccess,
         user_name: Callable[[str], str],
     ) -> tuple[dict[str, str], list[ChangeEvent], list[SourceDocument]]:
         """The live files of ``messages`` (file id -> shared ts), their events and documents.
@@ -500,16 +508,16 @@ class SlackConnector(Connector):
             )
             if versions.get(external_id) == version:
                 live[file_id] = file.shared_ts
-                events.append(self._acl_event(external_id, acl))
+                events.append(self._acl_event(external_id, access))
                 continue
-            outcome = self._file_document(channel, file, external_id, version, acl, user_name)
+            outcome = self._file_document(channel, file, external_id, version, access, user_name)
             if outcome is None:
                 if external_id in indexed:
                     events.append(self._deleted(external_id))
                 continue
             live[file_id] = file.shared_ts
             if isinstance(outcome, DocumentFailed):
-                events += [self._acl_event(external_id, acl), outcome]
+                events += [self._acl_event(external_id, access), outcome]
             else:
                 docs.append(outcome)
         return live, events, docs
@@ -520,7 +528,7 @@ class SlackConnector(Connector):
         file: SharedFile,
         external_id: str,
         version: str,
-        acl: Acl,
+        access: ChannelAccess,
         user_name: Callable[[str], str],
     ) -> SourceDocument | DocumentFailed | None:
         """The file as a document; None when it is gone (404)."""
@@ -571,7 +579,8 @@ class SlackConnector(Connector):
                 "mimetype": file.mimetype,
             },
             version=version,
-            acl=acl,
+            acl=access.acl,
+            acl_layers=access.layers_for(external_id),
         )
 
     def _poll_thread(
@@ -582,7 +591,7 @@ class SlackConnector(Connector):
         indexed: set[str],
         user_name: Callable[[str], str],
         channel_name: Callable[[str], str],
-        acl: Acl,
+        access: ChannelAccess,
         docs: list[SourceDocument],
     ) -> list[ChangeEvent]:
         external_id = _thread_id(channel.id, ts)
@@ -596,7 +605,7 @@ class SlackConnector(Connector):
             failed = DocumentFailed(
                 source_id=self.source_id, external_id=external_id, reason=reason
             )
-            return [self._acl_event(external_id, acl), failed]
+            return [self._acl_event(external_id, access), failed]
         parent = (page.get("messages") or [{}])[0]
         if parent.get("subtype") == "tombstone" or not parent.get("reply_count"):
             tracked.pop(ts)
@@ -605,13 +614,13 @@ class SlackConnector(Connector):
         signature = version_of(str(parent.get("text") or ""), str(parent.get("edited") or ""))
         known = tracked[ts]
         if known.get("latest") == latest and known.get("root") == signature:
-            return [self._acl_event(external_id, acl)]
-        outcome = self._thread(channel, ts, user_name, channel_name, external_id, acl)
+            return [self._acl_event(external_id, access)]
+        outcome = self._thread(channel, ts, user_name, channel_name, external_id, access)
         if outcome is None:
             tracked.pop(ts)
             return [self._deleted(external_id)] if external_id in indexed else []
         if isinstance(outcome, DocumentFailed):
-            return [self._acl_event(external_id, acl), outcome]
+            return [self._acl_event(external_id, access), outcome]
         docs.append(outcome)
         tracked[ts] = {"latest": latest, "root": signature}
         return []
@@ -623,7 +632,7 @@ class SlackConnector(Connector):
         user_name: Callable[[str], str],
         channel_name: Callable[[str], str],
         external_id: str,
-        acl: Acl,
+        access: ChannelAccess,
     ) -> SourceDocument | DocumentFailed | None:
         """The whole thread as a document; None when its parent is gone."""
         try:
@@ -656,6 +665,7 @@ class SlackConnector(Connector):
     ) -> SourceDocument:
         first = messages[0]
         updated = max(m.changed_at for m in messages)
+        access = self._access(channel)
         return SourceDocument(
             source_id=self.source_id,
             external_id=external_id,
@@ -670,17 +680,23 @@ class SlackConnector(Connector):
             breadcrumbs=tuple(b for b in (self._team_name, f"#{channel.name}") if b),
             metadata={"channel": channel.id, "channel_name": channel.name},
             version=version_of(title, body),
-            acl=self._acl(channel),
+            acl=access.acl,
+            acl_layers=access.layers_for(external_id),
         )
 
-    def _upserts(
-        self, docs: list[SourceDocument], context: SyncContext, acl: Acl
-    ) -> list[ChangeEvent]:
+    def _upserts(self, docs: list[SourceDocument], context: SyncContext) -> list[ChangeEvent]:
         versions = {} if context.full else context.indexed_versions([d.external_id for d in docs])
         events: list[ChangeEvent] = []
         for doc in docs:
             if versions.get(doc.external_id) == doc.version:
-                events.append(self._acl_event(doc.external_id, acl))
+                events.append(
+                    PermissionsChanged(
+                        source_id=self.source_id,
+                        external_id=doc.external_id,
+                        acl=doc.acl,
+                        acl_layers=doc.acl_layers,
+                    )
+                )
             else:
                 events.append(DocumentUpserted(document=doc))
         return events
@@ -704,10 +720,55 @@ class SlackConnector(Connector):
         # team_id is for org-wide (Grid) tokens; a workspace token reads its own workspace.
         return {"team_id": team_id} if self._teams_configured else {}
 
-    def _channels(self) -> list[Channel]:
-        """Every channel to index, or an exception: a partial list must never look complete."""
+    def _channels(self, *, every: bool = False) -> list[Channel]:
+        """Every channel to index (the scope's alone in a scope run, unless ``every``), or an
+        exception: a partial list must never look complete."""
         if not self._team_url:
             self._identify()
+        if self._only is not None and not every:
+            return self._scope_channel(self._only)
+        return self._walk_channels()
+
+    def _scope_channel(self, channel_id: str) -> list[Channel]:
+        """The scope's channel as the walk would list it, or none."""
+        found = self._channel_info(channel_id)
+        if found is None:
+            return []
+        raw, channel = found
+        if not raw.get("context_team_id") and len(self._team_ids()) > 1:
+            # Which configured workspace lists it is unknown: ask the walk (its team is the ACL).
+            return [c for c in self._walk_channels() if c.id == channel_id]
+        return [channel] if channel.team_id in self._team_ids() and self._wanted(channel) else []
+
+    def _channel_info(self, channel_id: str) -> tuple[dict[str, Any], Channel] | None:
+        try:
+            page = self._api.call("conversations.info", channel=channel_id)
+            raw = dict(page.get("channel") or {})
+        except ChannelGone:
+            return None
+        if not raw.get("id") or raw.get("is_im"):
+            return None
+        return raw, Channel.of(raw, self._team_ids()[0])
+
+    def _channel_name(self, channel_id: str, names: dict[str, str | None]) -> str:
+        """A mentioned channel's name when it is one the connector indexes, else its id (as
+        the walk names them; a scope run looks the others up once each)."""
+        if channel_id not in names:
+            names[channel_id] = None
+            if self._only is not None:
+                try:
+                    found = self._channel_info(channel_id)
+                except SlackRequestFailed:
+                    found = None
+                if found is not None:
+                    raw, channel = found
+                    team_known = bool(raw.get("context_team_id")) or len(self._team_ids()) == 1
+                    wanted = team_known and channel.team_id in self._team_ids()
+                    if wanted and self._wanted(channel):
+                        names[channel_id] = channel.name
+        return names[channel_id] or channel_id
+
+    def _walk_channels(self) -> list[Channel]:
         types = "public_channel,private_channel" + (",mpim" if self._group_dms else "")
         found: dict[str, Channel] = {}
         for team_id in self._team_ids():
@@ -774,11 +835,14 @@ class SlackConnector(Connector):
         directory.members[channel.id] = members
         return members
 
-    def _people(self, *, fresh: bool = False) -> _Directory:
+    def _people(self, *, fresh: bool = False, lazy: bool = False) -> _Directory:
+        """The workspace's people; ``lazy``: none yet, each looked up as it occurs."""
         now = time.monotonic()
         cached = self._directory
         if cached is not None and not fresh and now - cached.made < _DIRECTORY_TTL_S:
             return cached
+        if lazy:
+            return _Directory(people={}, made=now)
         teams = self._team_ids()
         people: dict[str, Person] = {}
         for team_id in teams:
@@ -814,20 +878,22 @@ class SlackConnector(Connector):
 
     # -- ACLs and ids ------------------------------------------------------------------------
 
-    def _acl(self, channel: Channel) -> Acl:
-        own = self._channel_group(channel.id)
-        if channel.private or channel.mpim or channel.ext_shared:
-            return frozenset({own})
-        return frozenset({self._team_group(channel.team_id), own})
+    def _access(self, channel: Channel) -> ChannelAccess:
+        return channel_access(self.source_id, channel)
 
     def _channel_group(self, channel_id: str) -> str:
-        return group(self.source_id, f"channel:{channel_id}")
+        return channel_group(self.source_id, channel_id)
 
     def _team_group(self, team_id: str) -> str:
-        return group(self.source_id, f"team:{team_id}")
+        return team_group(self.source_id, team_id)
 
-    def _acl_event(self, external_id: str, acl: Acl) -> PermissionsChanged:
-        return PermissionsChanged(source_id=self.source_id, external_id=external_id, acl=acl)
+    def _acl_event(self, external_id: str, access: ChannelAccess) -> PermissionsChanged:
+        return PermissionsChanged(
+            source_id=self.source_id,
+            external_id=external_id,
+            acl=access.acl,
+            acl_layers=access.layers_for(external_id),
+        )
 
     def _deleted(self, external_id: str) -> DocumentDeleted:
         return DocumentDeleted(source_id=self.source_id, external_id=external_id)
@@ -835,7 +901,10 @@ class SlackConnector(Connector):
     def _indexed_by_channel(self, context: SyncContext) -> dict[str, set[str]]:
         found: dict[str, set[str]] = {}
         for external_id in context.indexed_ids():
-            found.setdefault(self.scope_of(external_id), set()).add(external_id)
+            channel_id = self.scope_of(external_id)
+            # A scope run speaks for its channel only, whatever else a context yields.
+            if self._only is None or channel_id == self._only:
+                found.setdefault(channel_id, set()).add(external_id)
         return found
 
     def _start_of(self, external_id: str, files: Mapping[str, str]) -> float:

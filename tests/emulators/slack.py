@@ -278,6 +278,8 @@ class SlackEmulator(Emulator):
         # Per-method limits per minute; empty: unlimited (tests opt in, e.g. METHOD_TIERS).
         self.tier_limits: dict[str, int] = {}
         self._served: dict[str, list[float]] = {}
+        # (method, channel) of every authenticated call naming a conversation, answered or not.
+        self.channel_calls: list[tuple[str, str]] = []
         self.clock = clock
         super().__init__(seed=seed, validate=validate)
 
@@ -312,6 +314,12 @@ class SlackEmulator(Emulator):
             super().reset()
             self.tier_limits = {}
             self._served = {}
+            self.channel_calls = []
+
+    def channels_called(self, method: str) -> list[str]:
+        """The conversations ``method`` was called for, in order."""
+        with self.lock:
+            return [channel for name, channel in self.channel_calls if name == method]
 
     def clear_faults(self) -> None:
         """Drop injected faults, keeping the workspace as the test made it."""
@@ -550,10 +558,14 @@ class SlackEmulator(Emulator):
                 return slack_error("not_authed")
             if not self.check_token(token):
                 return slack_error("invalid_auth")
+            args = arguments(request)
+            if "channel" in args:
+                with self.lock:
+                    self.channel_calls.append((name, args["channel"]))
             limited = self._over_tier(name)
             if limited is not None:
                 return limited
-            return method(arguments(request))
+            return method(args)
 
         return handle
 

@@ -135,9 +135,11 @@ class Harness:
     def connector(self) -> SlackConnector:
         return connector(self.slack, **self.options)
 
-    def run(self, run_type: RunType | str, **options: Any) -> Any:
+    def run(self, run_type: RunType | str, *, scope: str = "", **options: Any) -> Any:
+        """One run; with ``scope``, the run of that channel alone, as a worker runs it."""
+        connector = self.connector()
         runner = SyncRunner(
-            self.connector(),
+            connector.for_scope(scope) if scope else connector,
             self.stores,
             EMBEDDER,
             chunking=ChunkingSettings(chunk_size=64, chunk_overlap=8),
@@ -146,6 +148,7 @@ class Harness:
             waiter=no_wait,
             retry=RetryPolicy(attempts=2, sleep=lambda _s: None),
             lease_ttl=timedelta(minutes=5),
+            scope=scope,
             **options,
         )
         return runner.run(run_type)
