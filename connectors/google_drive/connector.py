@@ -19,6 +19,7 @@ the connector follows carries the target's changes.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import logging
 import threading
@@ -97,6 +98,38 @@ class GoogleDriveConnector(Connector):
         # External ids of shortcuts indexed as their target (or failed closed), re-resolved
         # on each incremental run.
         self._shortcuts: set[str] = set()
+        # A scope run's one scope (``for_scope``); None: every scope, as one run.
+        self._only: str | None = None
+        # Descendants of a changed folder that a scope run left to their own scope.
+        self._left_to_other_scopes = 0
+
+    # Scopes as units of work (schedules.scopes.ScopedSource).
+
+    def work_scopes(self) -> list[str]:
+        """Shared drives by id, then users' My Drives by email: one listing of each."""
+        return [scope.name for scope in self._scopes()]
+
+    def for_scope(self, scope: str) -> GoogleDriveConnector:
+        """This source restricted to one shared drive or one user's My Drive: its changes
+        feed and page token, its listing and its permissions, never another scope's files."""
+        kind, _, key = scope.partition("/")
+        wanted = {"drive": self._include_drives, "user": self._include_users}
+        if not wanted.get(kind) or not key or (kind == "drive" and "/" in key):
+            raise ValueError(f"source {self.source_id!r} has no scope {scope!r}")
+        scoped = copy.copy(self)
+        scoped._drive = self._drive.fork()
+        scoped._directory = self._directory.fork() if self._directory is not None else None
+        scoped._only = scope
+        scoped._shortcuts = set()
+        scoped._tenant_users = None
+        scoped._listed_drives = frozenset()
+        scoped._left_to_other_scopes = 0
+        return scoped
+
+    def run_notes(self) -> dict[str, int]:
+        if self._only is None:
+            return {}
+        return {"left_to_other_scopes": self._left_to_other_scopes}
 
     # The contract.
 
@@ -115,18 +148,26 @@ class GoogleDriveConnector(Connector):
         self._use_stop(context.stop)
         tokens: dict[str, str] = dict(checkpoint.value.get("tokens", {})) if checkpoint else {}
         self._shortcuts = set(checkpoint.value.get("shortcuts", [])) if checkpoint else set()
-        scopes = self._scopes()
+        if self._only is not None:
+            # A scope run reads and writes its own page token and shortcuts, whatever else a
+            # checkpoint handed to it holds: the other scopes' are their own runs'.
+            tokens = {name: token for name, token in tokens.items() if name == self._only}
+            self._shortcuts = {i for i in self._shortcuts if scope_name_of(i) == self._only}
+        scopes = self._run_scopes()
         current = {scope.name for scope in scopes}
         # Before the feeds: a shortcut trashed in this run is deleted after its re-resolution.
         yield from self._recheck_shortcuts({scope.name: scope for scope in scopes}, context)
-        for name in sorted(set(tokens) - current):
+        forgotten = set(tokens) - current
+        if self._only is not None and self._only not in current:
+            forgotten.add(self._only)  # gone since the run was planned, token or not
+        for name in sorted(forgotten):
             try:
                 gone = yield from self._forget_scope(name, context)
             except RequestRejected as exc:
                 yield ScopeFailed(scope=name, reason=str(exc))
                 continue
             if gone:
-                del tokens[name]
+                tokens.pop(name, None)
                 yield self._checkpoint(tokens)
         for scope in scopes:
             try:
@@ -152,7 +193,17 @@ class GoogleDriveConnector(Connector):
         yield self._checkpoint(tokens)
 
     def list_live_ids(self) -> Iterator[ListingEvent]:
-        for scope in self._scopes():
+        scopes = self._run_scopes()
+        if self._only is not None and not scopes:
+            # An unlisted scope's listing is empty (its documents are pruned) only when it is
+            # gone; one hidden from the admin's listing is kept, as ``changes`` keeps it.
+            kind, _, key = self._only.partition("/")
+            try:
+                if kind == "drive" and self._drive.drive_exists(self._admin, key):
+                    yield ScopeFailed(scope=self._only, reason="shared drive no longer listed")
+            except RequestRejected as exc:
+                yield ScopeFailed(scope=self._only, reason=str(exc))
+        for scope in scopes:
             try:
                 ids = [
                     scope.external_id(f.id)
@@ -171,7 +222,9 @@ class GoogleDriveConnector(Connector):
     ) -> Iterator[PermissionsEvent]:
         self._use_stop(context.stop)
         done = list(checkpoint.value.get("done", [])) if checkpoint else []
-        for scope in self._scopes():
+        if self._only is not None:
+            done = [name for name in done if name == self._only]
+        for scope in self._run_scopes():
             if scope.name in done:
                 continue
             try:
@@ -204,6 +257,14 @@ class GoogleDriveConnector(Connector):
             raise PermissionSourceUnreadableError(f"Directory refused: {exc}") from exc
 
     # Scopes.
+
+    def _run_scopes(self) -> list[Scope]:
+        """The scopes this run covers. A scope run lists every drive and user all the same:
+        where a file is indexed (``_in_scope``, ``_indexed_elsewhere``) depends on them."""
+        scopes = self._scopes()
+        if self._only is None:
+            return scopes
+        return [scope for scope in scopes if scope.name == self._only]
 
     def _scopes(self) -> list[Scope]:
         scopes: list[Scope] = []
@@ -297,6 +358,11 @@ class GoogleDriveConnector(Connector):
             to_index.pop(file_id, None)
             if not self._in_scope(scope, file):
                 yield self._deleted(scope, file_id)  # moved to another drive or owner
+                if self._only is not None and file.is_folder and scope.kind == "user":
+                    # A scope run writes its own files only, so the folder's owner's run leaves
+                    # this user's files under it alone: this user's feed has the folder's change,
+                    # and this run re-resolves what the user owns below it.
+                    yield from self._descendants(scope, file, context)
             elif file.trashed:
                 yield self._deleted(scope, file_id)
                 if file.is_folder:
@@ -323,10 +389,17 @@ class GoogleDriveConnector(Connector):
                     if child.is_folder and child.id not in visited:
                         visited.add(child.id)
                         pending.append(child.id)
+                    home = self._home(scope, child)
                     if child.trashed or folder.trashed:
                         yield self._deleted(scope, child.id)
+                        if home is not None and home != scope and self._only is None:
+                            yield self._deleted(home, child.id)  # indexed under its owner
                         continue
-                    home = self._home(scope, child)
+                    if home is not None and home != scope and self._only is not None:
+                        # Another scope's document: only that scope's runs write it (its own
+                        # feed carries the folder's change, see ``_apply``).
+                        self._left_to_other_scopes += 1
+                        continue
                     if home is not None and self._indexable(home, child):
                         live.setdefault(home, []).append(child)
                 for home, children in live.items():

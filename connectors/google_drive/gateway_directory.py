@@ -47,6 +47,16 @@ class DirectoryGateway:
     def use_stop(self, stop: threading.Event) -> None:
         self._policy = dataclasses.replace(self._policy, stop=stop)
 
+    def fork(self) -> DirectoryGateway:
+        """The same access with its own connection and stop event, for another run."""
+        return DirectoryGateway(
+            self._credentials_for,
+            self._admin,
+            self._policy,
+            endpoint=self._endpoint,
+            timeout_s=self._timeout_s,
+        )
+
     def _api(self, name: str) -> Any:
         return collection("admin", "directory_v1", self._endpoint, name)
 

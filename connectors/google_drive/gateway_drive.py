@@ -224,6 +224,18 @@ class DriveGateway:
         """Waits of this run end when ``stop`` is set (the run's SIGTERM)."""
         self._policy = dataclasses.replace(self._policy, stop=stop)
 
+    def fork(self) -> DriveGateway:
+        """The same access with its own connections and stop event, for another run (a scope
+        run may share a process with others; httplib2 connections are not thread-safe)."""
+        return DriveGateway(
+            self._credentials_for,
+            self._policy,
+            endpoint=self._endpoint,
+            page_size=self._page_size,
+            timeout_s=self._timeout_s,
+            admin_access=self._admin_access,
+        )
+
     def shared_drives(self, subject: str) -> list[SharedDrive]:
         """Every shared drive (domain admin access when impersonating an admin)."""
         drives: list[SharedDrive] = []
