@@ -5,16 +5,13 @@ outside threads are grouped per channel into fixed UTC windows (``window_hours``
 ``<C>/window/<start>``. Mentions are resolved to names; an edit changes the document's text.
 
 Permissions. Every channel is the group ``group:<source>:channel:<C>``, its members from
-``groups()``, so a member joining or leaving changes the group, not the documents:
+``groups()``, so a member joining or leaving changes the group, not the documents. Which groups
+a channel's documents carry, and the one layer behind them, is ``connectors.slack.access``.
 
-- private channels and group DMs: the channel group only;
-- public channels: ``group:<source>:team:<T>`` (the workspace's full members, never guests) and
-  the channel group (guests and others who are in it);
-- Slack Connect channels (``is_ext_shared``), public or not: the channel group only: this
-  organisation's members in it and the named external accounts, never the external organisation
-  nor, for a shared public channel, everyone in the workspace.
-
-A channel whose members cannot be read has no members: nobody gets it through its group.
+Scopes. A channel is a scope: ``work_scopes()`` lists them, ``for_scope(C)`` is the connector of
+channel ``C`` alone (changes, listing, permissions and checkpoint values), reading it with
+``conversations.info`` and its authors with ``users.info``; groups and identities stay
+source-wide.
 
 Incremental runs. Per channel the checkpoint keeps the history high-water mark and the threads
 with a reply within ``thread_horizon_days`` (parent ts -> latest reply seen). A run re-reads the
