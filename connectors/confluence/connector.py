@@ -6,8 +6,11 @@
   the index: live but not indexed is fetched (restores, which need not touch ``lastmodified``;
   pages moved into a space), indexed but not live is deleted (trashed, archived, purged, moved
   out, or in a space no longer synced).
-- External ids are ``<space id>/<type>/<content id>``: the space is the scope, and a page moved
-  to another space becomes a new document under the new space's permissions.
+- External ids are ``<space id>/<type>/<content id>``: the space is the scope (``work_scopes``,
+  ``for_scope``), and a page moved to another space becomes a new document under the new
+  space's permissions. An unscoped run deletes the old copy (no longer listed in its space); a
+  scope run, which sees only its space's documents, deletes the copies under other spaces of
+  what it writes anew, and its permissions run hides them (nobody).
 - ACLs: ``layers.LayerReader``; permissions runs re-read them space by space.
 - Comments (footer and inline) are part of their page's text and version. A comment changes
   neither the page's version nor its ``lastmodified``, so a second CQL window over
@@ -16,10 +19,11 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -65,6 +69,8 @@ _VERSION_FORMAT = "confluence/1"
 _NO_COMMENTS = "nc"
 # The widest UTC offset: the window is widened by it when the API user's timezone is unknown.
 _MAX_UTC_OFFSET = timedelta(hours=14)
+# Ids per index lookup when looking for a page's copies under other spaces.
+_LOOKUP_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,23 @@ class ConfluenceConnector(Connector):
         # (None until identities() has run: other run types have nothing to report).
         self.hidden_emails: int | None = None
         self._titles: dict[str, str | None] = {}
+        self._scope: str | None = None  # a space id: this connector covers that space only
+        self._written: set[str] = set()  # external ids upserted this run
+
+    # -- scopes (schedules.scopes.ScopedSource) -------------------------------------------
+
+    def work_scopes(self) -> list[str]:
+        """The configured spaces' ids (one space listing), in id order."""
+        return sorted((s.id for s in self._configured_spaces()), key=_space_order)
+
+    def for_scope(self, scope: str) -> ConfluenceConnector:
+        scoped = copy.copy(self)
+        # Its own gateway object: a run binds the gateway's waits to its own stop event.
+        scoped._gateway = copy.copy(self._gateway)
+        scoped._scope = scope
+        scoped._names, scoped._titles, scoped._written = {}, {}, set()
+        scoped.hidden_emails = None
+        return scoped
 
     # -- contract -------------------------------------------------------------------------
 
@@ -163,7 +186,9 @@ class ConfluenceConnector(Connector):
         reader = LayerReader(self._gateway, self.source_id, self._org)
         self._titles = {}  # breadcrumbs: each ancestor's title read once a run
         self._names = {}  # comment authors' names, read once a run
-        spaces = self._spaces()
+        self._written = set()
+        configured = self._configured_spaces()
+        spaces = self._in_scope(configured)
         value = checkpoint.value if checkpoint is not None else {}
         since = None if context.full else _parse_time(value.get("since"))
         # A checkpoint written before comments were indexed has no comment window of its own.
@@ -185,6 +210,7 @@ class ConfluenceConnector(Connector):
                 if parsed is not None:
                     found.append(parsed)
             versions = context.indexed_versions([item.external_id for item, _, _ in found])
+            arrived = [item for item, _, _ in found if item.external_id not in versions]
             for item, version, when in found:
                 if when is not None and (newest is None or when > newest):
                     newest = when
@@ -197,12 +223,15 @@ class ConfluenceConnector(Connector):
                 if not current:
                     fetched.add(item.external_id)
                 yield from self._visit(item, current, reader)
+            yield from self._drop_copies(arrived, configured, context)
             yield CheckpointReached(checkpoint=self._checkpoint(newest, newest_comment))
             next_url = page.next_url
             if next_url is None:
                 break
         if self._comments:
-            commented = self._commented(spaces, by_key, comments_since, context, reader, fetched)
+            commented = self._commented(
+                spaces, configured, by_key, comments_since, context, reader, fetched
+            )
             for event in commented:
                 if isinstance(event, _CommentSeen):
                     if newest_comment is None or event.when > newest_comment:
@@ -212,7 +241,7 @@ class ConfluenceConnector(Connector):
                 else:
                     yield event
         handled |= fetched
-        yield from self._reconcile(spaces, context, reader, handled)
+        yield from self._reconcile(spaces, configured, context, reader, handled)
         yield CheckpointReached(checkpoint=self._checkpoint(newest, newest_comment))
 
     def list_live_ids(self) -> Iterator[ListingEvent]:
@@ -233,7 +262,8 @@ class ConfluenceConnector(Connector):
         indexed: dict[str, set[str]] = {}
         for external_id in context.indexed_ids():
             indexed.setdefault(self.scope_of(external_id), set()).add(external_id)
-        spaces = sorted(self._spaces(), key=lambda s: int(s.id) if s.id.isdigit() else 0)
+        configured = self._configured_spaces()
+        spaces = sorted(self._in_scope(configured), key=lambda s: _space_order(s.id))
         listed = {space.id for space in spaces}
         for space in spaces:
             if after and _space_order(space.id) <= _space_order(after):
@@ -257,6 +287,11 @@ class ConfluenceConnector(Connector):
                         "confluence %s: %s: %s", self.source_id, external_id, resolved.unknown
                     )
                 yield self._permissions_changed(external_id, resolved.acl, resolved.layers)
+            # Moved here since this space's last incremental run: a copy under another space
+            # keeps that space's ACL, and a scope run cannot see it fail there, so nobody.
+            arrived = [item for external_id, item in live.items() if external_id not in held]
+            for copy_id in self._copies_elsewhere(arrived, configured, context):
+                yield self._permissions_changed(copy_id, NOBODY)
             yield CheckpointReached(
                 checkpoint=Checkpoint(value={"format": CHECKPOINT_FORMAT, "after_space": space.id})
             )
@@ -352,6 +387,36 @@ class ConfluenceConnector(Connector):
             self._gateway.policy = dataclasses.replace(policy, stop=context.stop)
 
     def _spaces(self) -> list[Space]:
+        return self._in_scope(self._configured_spaces())
+
+    def _in_scope(self, spaces: list[Space]) -> list[Space]:
+        return [space for space in spaces if self._scope in (None, space.id)]
+
+    def _copies_elsewhere(
+        self, items: Sequence[Item], spaces: Sequence[Space], context: SyncContext
+    ) -> Iterator[str]:
+        """External ids the index holds for these pages under other configured spaces; asked
+        in scope runs only (an unscoped run sees those copies unlisted in their own space)."""
+        if self._scope is None:
+            return
+        candidates = [
+            f"{space.id}/{item.content_type}/{item.content_id}"
+            for item in items
+            for space in spaces
+            if space.id != item.space.id
+        ]
+        for start in range(0, len(candidates), _LOOKUP_BATCH):
+            yield from context.indexed_versions(candidates[start : start + _LOOKUP_BATCH])
+
+    def _drop_copies(
+        self, items: Sequence[Item], spaces: Sequence[Space], context: SyncContext
+    ) -> Iterator[ChangeEvent]:
+        """Pages this run wrote anew (moved here): their copies under other spaces go now."""
+        written = [item for item in items if item.external_id in self._written]
+        for copy_id in self._copies_elsewhere(written, spaces, context):
+            yield DocumentDeleted(source_id=self.source_id, external_id=copy_id)
+
+    def _configured_spaces(self) -> list[Space]:
         spaces = []
         for entry in self._gateway.spaces():
             key, ident = entry.get("key"), entry.get("id")
@@ -378,6 +443,7 @@ class ConfluenceConnector(Connector):
     def _commented(
         self,
         spaces: list[Space],
+        configured: list[Space],
         by_key: dict[str, Space],
         since: datetime | None,
         context: SyncContext,
@@ -403,6 +469,8 @@ class ConfluenceConnector(Connector):
             versions = context.indexed_versions([item.external_id for item in containers])
             for item in containers:
                 yield from self._revisit(item, versions.get(item.external_id), reader)
+            arrived = [item for item in containers if item.external_id not in versions]
+            yield from self._drop_copies(arrived, configured, context)
             yield _ResultsPageDone()
             next_url = page.next_url
             if next_url is None:
@@ -560,6 +628,7 @@ class ConfluenceConnector(Connector):
             yield self._permissions_changed(item.external_id, resolved.acl, resolved.layers)
             yield self._failed(item.external_id, f"invalid document: {exc}")
             return
+        self._written.add(item.external_id)
         yield DocumentUpserted(document=document)
 
     def _document(
@@ -614,7 +683,12 @@ class ConfluenceConnector(Connector):
         return self._titles[ident]
 
     def _reconcile(
-        self, spaces: list[Space], context: SyncContext, reader: LayerReader, handled: set[str]
+        self,
+        spaces: list[Space],
+        configured: list[Space],
+        context: SyncContext,
+        reader: LayerReader,
+        handled: set[str],
     ) -> Iterator[ChangeEvent]:
         live: dict[str, Item] = {}
         failed: set[str] = set()
@@ -626,8 +700,10 @@ class ConfluenceConnector(Connector):
                 failed.add(space.id)
                 yield _scope_failed(space, exc)
         indexed = set(context.indexed_ids())
-        for external_id in sorted(set(live) - indexed - handled):
-            yield from self._fetch(live[external_id], reader)
+        arrived = [live[external_id] for external_id in sorted(set(live) - indexed - handled)]
+        for item in arrived:
+            yield from self._fetch(item, reader)
+        yield from self._drop_copies(arrived, configured, context)
         if context.full:
             return  # a full run deletes by its listing, after it completed
         for external_id in sorted(indexed - set(live)):

@@ -6,9 +6,12 @@
   ``issue/bulkfetch``. Each project keeps its own cursor; a failed project keeps its cursor.
 - Status or assignee changes move only metadata: the text (title, summary, description and
   public comments) is unchanged, so the indexer rewrites fields without re-embedding.
+- External ids are ``<project id>/<issue id>``: the project is the scope (``work_scopes``,
+  ``for_scope``). An issue moved to another project is a new document under the new project;
+  the run that writes it deletes its copies under the other projects (and the bare ``<issue
+  id>`` of checkpoint format 1), and a permissions run hides them (nobody) until then.
 - Deletions: an id-only ``search/jql`` listing over the configured projects. Any project that
-  cannot be listed ends the listing incomplete (the connector cannot tell which project an
-  indexed id was in), so nothing is pruned.
+  cannot be listed ends the listing incomplete, so nothing is pruned.
 - Permissions: ``access.AccessResolver``; permissions runs walk one project at a time.
 - Comments restricted by ``visibility`` (a group or a role) are left out of the index (see
   docs/connectors/jira.md), so they never travel with the issue's ACL.
@@ -16,8 +19,9 @@
 
 from __future__ import annotations
 
+import copy
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +41,7 @@ from connectors.events import (
     ChangeEvent,
     Checkpoint,
     CheckpointReached,
+    DocumentDeleted,
     DocumentFailed,
     DocumentUpserted,
     ListingEnd,
@@ -56,7 +61,11 @@ from connectors.principals import InvalidPrincipalError, account, group
 log = logging.getLogger(__name__)
 
 _SOURCE_ID = TypeAdapter(SourceId)
-CHECKPOINT_FORMAT = "jira-checkpoint/1"
+# 2: external ids carry the project (``<project id>/<issue id>``); a format 1 checkpoint is
+# read as none, so every project is read again and its issues rewritten under the new ids.
+CHECKPOINT_FORMAT = "jira-checkpoint/2"
+# Ids per index lookup when looking for an issue's copies under other projects.
+_LOOKUP_BATCH = 500
 # Part of every version: bump when the document recipe changes, so every issue is fetched again.
 _VERSION_FORMAT = "jira/1"
 CONTENT_FIELDS = (
@@ -112,9 +121,26 @@ class JiraConnector(Connector):
         self._filter = jql
         self._overlap_ms = overlap_s * 1000
         self._max_pages = max_pages
+        self._scope: str | None = None  # a project id: this connector covers that project only
         # What the last identities() run could not map: accounts whose email is hidden (None
         # until identities() has run: other run types have nothing to report).
         self.hidden_emails: int | None = None
+
+    # -- scopes (schedules.scopes.ScopedSource) ------------------------------------------------
+
+    def work_scopes(self) -> list[str]:
+        """The configured projects' ids (one project listing), in id order."""
+        return sorted((p.id for p in self._projects(self._gateway)), key=_id_order)
+
+    def for_scope(self, scope: str) -> JiraConnector:
+        scoped = copy.copy(self)
+        scoped._scope = scope
+        scoped.hidden_emails = None
+        return scoped
+
+    def scope_of(self, external_id: str) -> str:
+        project, sep, _ = external_id.partition("/")
+        return project if sep else ""  # a format 1 id (bare issue id) names no project
 
     # -- contract -------------------------------------------------------------------------------
 
@@ -132,11 +158,14 @@ class JiraConnector(Connector):
         cursors: dict[str, int] = {}
         if checkpoint is not None and checkpoint.value.get("format") == CHECKPOINT_FORMAT:
             cursors = {str(k): int(v) for k, v in checkpoint.value.get("cursors", {}).items()}
-        for project in self._projects(gateway):
+        projects = self._projects(gateway)
+        others = self._other_projects(gateway, projects)
+        for project in projects:
             since = None if context.full else cursors.get(project.id)
             reached = cursors.get(project.id)
             try:
-                for event in self._project_changes(gateway, resolver, project, since, context):
+                changes = self._project_changes(gateway, resolver, project, since, context, others)
+                for event in changes:
                     if isinstance(event, int):
                         reached = event if reached is None else max(event, reached)
                     else:
@@ -144,7 +173,7 @@ class JiraConnector(Connector):
             except (RetryableError, SourceUnavailableError):
                 raise
             except ConnectorError as exc:
-                yield ScopeFailed(scope=project.key, reason=str(exc))  # its cursor stays
+                yield _scope_failed(project, exc)  # its cursor stays
                 continue
             if reached is not None:
                 cursors[project.id] = reached
@@ -165,12 +194,12 @@ class JiraConnector(Connector):
             try:
                 for page in self._pages(self._gateway, self._jql(project, None, "id"), (), True):
                     for issue in page.issues:
-                        yield LiveId(external_id=issue.id)
+                        yield LiveId(external_id=_external_id(project, issue.id))
             except (RetryableError, SourceUnavailableError):
                 raise
             except ConnectorError as exc:
                 incomplete = incomplete or f"project {project.key}: {exc}"
-                yield ScopeFailed(scope=project.key, reason=str(exc))
+                yield _scope_failed(project, exc)
         yield ListingEnd(completed=incomplete is None, reason=incomplete)
 
     def permissions(
@@ -184,28 +213,39 @@ class JiraConnector(Connector):
         from_start = not done
         seen: set[str] = set()
         complete = True
-        for project in self._projects(gateway):
+        projects = self._projects(gateway)
+        others = self._other_projects(gateway, projects)
+        for project in projects:
             if project.id in done:
                 continue
             access = resolver.project(project)
             try:
                 fields = (*ACL_FIELDS, *sorted(access.custom_fields))
                 for page in self._pages(gateway, self._jql(project, None, "id"), fields, False):
-                    for issue in self._with_level_fields(gateway, resolver, page.issues, fields):
-                        seen.add(issue.id)
+                    issues = self._with_level_fields(gateway, resolver, page.issues, fields)
+                    ids = {i.id: _external_id(project, i.id) for i in issues}
+                    seen.update(ids.values())
+                    for issue in issues:
                         acl, _, layers = resolver.issue_access(access, issue.fields)
-                        yield self._acl_event(issue.id, acl, layers)
+                        yield self._acl_event(ids[issue.id], acl, layers)
+                    # Not yet written under this project (moved in since the last incremental
+                    # run): a copy under another project keeps that project's ACL, so nobody.
+                    held = context.indexed_versions(list(ids.values()))
+                    arrived = [i for i, e in ids.items() if e not in held]
+                    for copy_id in self._copies_elsewhere(project, arrived, others, context):
+                        yield self._acl_event(copy_id, NOBODY)
             except (RetryableError, SourceUnavailableError):
                 raise
             except ConnectorError as exc:
                 complete = False
-                yield ScopeFailed(scope=project.key, reason=str(exc))
+                yield _scope_failed(project, exc)
                 continue
             done.append(project.id)
             yield CheckpointReached(checkpoint=self._checkpoint(None, done))
         if from_start and complete:
             # Gone from every project since the last incremental run (deleted, moved out of the
-            # configured projects): the old ACL is stale, so nobody until pruning removes it.
+            # configured projects): the old ACL is stale, so nobody until pruning removes it. In
+            # a scope run, the index names only this project's documents.
             for external_id in context.indexed_ids():
                 if external_id not in seen:
                     yield self._acl_event(external_id, NOBODY)
@@ -277,6 +317,7 @@ class JiraConnector(Connector):
         project: Project,
         since: int | None,
         context: SyncContext,
+        others: Sequence[str],
     ) -> Iterator[ChangeEvent | int]:
         """The project's events, and ints: the highest ``updated`` (ms) covered so far."""
         access = resolver.project(project)
@@ -292,7 +333,7 @@ class JiraConnector(Connector):
                 start=1,
             ):
                 issues = self._with_level_fields(gateway, resolver, page.issues, fields)
-                yield from self._page_events(gateway, resolver, access, issues, context)
+                yield from self._page_events(gateway, resolver, access, issues, context, others)
                 for issue in issues:
                     stamp = _ms(issue.fields.get("updated"))
                     if stamp is not None:
@@ -315,12 +356,17 @@ class JiraConnector(Connector):
         access: ProjectAccess,
         issues: Sequence[Issue],
         context: SyncContext,
+        others: Sequence[str],
     ) -> Iterator[ChangeEvent]:
+        project = access.project
         acls: dict[str, tuple[Acl, str | None, tuple[AclLayer, ...]]] = {
             i.id: resolver.issue_access(access, i.fields) for i in issues
         }
-        known = {} if context.full else context.indexed_versions([i.id for i in issues])
-        stale = [i.id for i in issues if known.get(i.id) != _version(i.fields.get("updated"))]
+        ids = {i.id: _external_id(project, i.id) for i in issues}
+        # A full run ignores versions, but still needs to know which issues are new here.
+        held = context.indexed_versions(list(ids.values()))
+        known = {} if context.full else held
+        stale = [i.id for i in issues if known.get(ids[i.id]) != _version(i.fields.get("updated"))]
         bodies: dict[str, Issue] = {}
         missing: set[str] = set()
         for start in range(0, len(stale), BULK_FETCH_MAX):
@@ -329,20 +375,36 @@ class JiraConnector(Connector):
             )
             bodies.update({issue.id: issue for issue in found})
             missing |= failed
+        written: list[str] = []  # issues written here that the index did not hold here
         for issue in issues:
+            external_id = ids[issue.id]
             acl, error, layers = acls[issue.id]
+            body = bodies.get(issue.id)
             if error is not None:
-                yield self._acl_event(issue.id, NOBODY)
-                yield self._failed(issue.id, error)
+                yield self._acl_event(external_id, NOBODY)
+                yield self._failed(external_id, error)
             elif issue.id not in stale:
-                yield self._acl_event(issue.id, acl, layers)
-            elif issue.id in bodies:
-                yield from self._upsert(bodies[issue.id], access.project, acl, layers)
+                yield self._acl_event(external_id, acl, layers)
+            elif body is not None and _project_id(body) not in (None, project.id):
+                # Moved on since the search named it here: found under its new project, and
+                # this project's copy must not keep this project's ACL meanwhile.
+                yield self._acl_event(external_id, NOBODY)
+            elif body is not None:
+                upserted = False
+                for event in self._upsert(body, project, acl, layers):
+                    upserted = upserted or isinstance(event, DocumentUpserted)
+                    yield event
+                if upserted and external_id not in held:
+                    written.append(issue.id)
             else:
                 # Vanished between the search and the fetch (deleted, moved, restricted): not
                 # evidence of deletion, and its indexed copy must not keep a stale ACL.
-                yield self._acl_event(issue.id, NOBODY)
-                yield self._failed(issue.id, "issue/bulkfetch did not return it")
+                yield self._acl_event(external_id, NOBODY)
+                yield self._failed(external_id, "issue/bulkfetch did not return it")
+        # Moved here from another project (or indexed under a format 1 id): the old copy goes
+        # in the run that writes the new one, whichever scope held it.
+        for copy_id in self._copies_elsewhere(project, written, others, context):
+            yield DocumentDeleted(source_id=self.source_id, external_id=copy_id)
 
     def _upsert(
         self, issue: Issue, project: Project, acl: Acl, layers: tuple[AclLayer, ...] = ()
@@ -350,8 +412,8 @@ class JiraConnector(Connector):
         try:
             document = self._document(issue, project, acl).model_copy(update={"acl_layers": layers})
         except (ValidationError, ValueError, TypeError) as exc:
-            yield self._acl_event(issue.id, acl)
-            yield self._failed(issue.id, f"invalid issue: {exc}")
+            yield self._acl_event(_external_id(project, issue.id), acl)
+            yield self._failed(_external_id(project, issue.id), f"invalid issue: {exc}")
             return
         yield DocumentUpserted(document=document)
 
@@ -387,7 +449,7 @@ class JiraConnector(Connector):
             metadata["components"] = components
         return SourceDocument(
             source_id=self.source_id,
-            external_id=issue.id,
+            external_id=_external_id(project, issue.id),
             title=f"{issue.key}: {summary}" if summary else issue.key,
             body="\n\n".join(part for part in parts if part),
             url=f"{self._gateway.base_url}/browse/{issue.key}",
@@ -404,11 +466,41 @@ class JiraConnector(Connector):
     # -- helpers --------------------------------------------------------------------------------
 
     def _projects(self, gateway: JiraGateway) -> list[Project]:
+        """The projects this connector covers: the configured ones, or its scope's one."""
+        return [p for p in self._configured(gateway) if self._scope in (None, p.id)]
+
+    def _configured(self, gateway: JiraGateway) -> list[Project]:
         return [
             p
             for p in gateway.projects()
             if (self._allow is None or p.key in self._allow) and p.key not in self._deny
         ]
+
+    def _other_projects(self, gateway: JiraGateway, covered: list[Project]) -> list[str]:
+        """Every configured project's id: where a copy of an issue moved here may be indexed."""
+        if self._scope is None:
+            return [p.id for p in covered]
+        return [p.id for p in self._configured(gateway)]
+
+    def _copies_elsewhere(
+        self,
+        project: Project,
+        issue_ids: Iterable[str],
+        projects: Sequence[str],
+        context: SyncContext,
+    ) -> Iterator[str]:
+        """External ids the index holds for these issues outside ``project``: under another
+        configured project, or the bare id of checkpoint format 1."""
+        candidates = [
+            candidate
+            for issue_id in issue_ids
+            for candidate in (
+                issue_id,
+                *(f"{other}/{issue_id}" for other in projects if other != project.id),
+            )
+        ]
+        for start in range(0, len(candidates), _LOOKUP_BATCH):
+            yield from context.indexed_versions(candidates[start : start + _LOOKUP_BATCH])
 
     def _jql(self, project: Project, since_ms: int | None, order: str) -> str:
         clauses = [f"project = {project.id}"]
@@ -491,6 +583,24 @@ class JiraConnector(Connector):
                 self.source_id,
                 ", ".join(sorted(resolver.unknown_holders)),
             )
+
+
+def _external_id(project: Project, issue_id: str) -> str:
+    return f"{project.id}/{issue_id}"
+
+
+def _project_id(issue: Issue) -> str | None:
+    project = issue.fields.get("project")
+    found = project.get("id") if isinstance(project, dict) else None
+    return None if found is None else str(found)
+
+
+def _id_order(ident: str) -> tuple[int, str]:
+    return (int(ident), "") if ident.isdigit() else (0, ident)
+
+
+def _scope_failed(project: Project, exc: Exception) -> ScopeFailed:
+    return ScopeFailed(scope=project.id, reason=f"project {project.key}: {exc}")
 
 
 class _WindowStuck(ConnectorError):

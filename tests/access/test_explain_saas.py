@@ -88,7 +88,7 @@ def test_jira_security_level_and_project_scheme_each_stop_someone(
     harness = Harness(jira, stores)
     harness.sync()
     stores.index.refresh()
-    billing = f"jira:{site.billing}"
+    billing = f"jira:{site.eng_project}/{site.billing}"  # <project id>/<issue id>
 
     alice = explain_access(stores, harness.resolver, "alice@acme.com", billing)
     assert alice.visible

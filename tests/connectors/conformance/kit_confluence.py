@@ -1,4 +1,5 @@
-"""The Confluence connector's conformance kit: the emulator, seeded, changed as users would."""
+"""The Confluence connector's conformance kit: the emulator, seeded (two spaces, each a scope),
+changed as users would, pages moved between the spaces included."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ class ConfluenceKit:
             live = sorted(
                 (c.id for c in site.state.contents.values() if c.status == "current"), key=int
             )
-            action = rng.choice(("create", "edit", "trash", "acl", "comment"))
+            action = rng.choice(("create", "edit", "trash", "acl", "comment", "move"))
             if action == "create" or not live:
                 self._serial += 1
                 parent = rng.choice(
@@ -49,6 +50,14 @@ class ConfluenceKit:
                 author = rng.choice(sorted(site.names))
                 text = f"<p>walrus {rng.random()}</p>"
                 site.comment(rng.choice(live), text, author, inline=rng.random() < 0.3)
+            elif action == "move":
+                # With its subtree, to the top of the other space; lastmodified stays.
+                pages = [i for i in live if site.state.contents[i].type == "page"]
+                if not pages:
+                    continue
+                target = rng.choice(pages)
+                here = site.state.spaces[site.state.contents[target].space_id].key
+                site.move(target, "HR" if here == "ENG" else "ENG")
             elif action == "trash":
                 site.trash(rng.choice(live))
             else:

@@ -1,5 +1,6 @@
-"""The Jira connector's conformance kit: the seeded site of tests/connectors/jira on the emulator,
-changed through edits, new issues, deletions and security level changes (each moves `updated`)."""
+"""The Jira connector's conformance kit: the seeded site of tests/connectors/jira on the emulator
+(two projects, each a scope), changed through edits, new issues, deletions, security level
+changes and moves between the projects (each moves `updated`)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ class JiraKit:
     def change(self, rng: random.Random) -> None:
         for n in range(rng.randint(2, 5)):
             ids = sorted(self.jira.state.issues)
-            action = rng.choice(("create", "edit", "delete", "acl"))
+            action = rng.choice(("create", "edit", "delete", "acl", "move"))
             if action == "create" or not ids:
                 self._create(rng, 100 + n)
             elif action == "edit":
@@ -46,6 +47,10 @@ class JiraKit:
                 )
             elif action == "delete":
                 self.jira.delete_issue(rng.choice(ids))
+            elif action == "move":
+                issue = self.jira.state.issues[rng.choice(ids)]
+                eng, ops = self.site.eng_project, self.site.ops_project
+                self.jira.edit_issue(issue.id, project_id=ops if issue.project_id == eng else eng)
             else:
                 issue = self.jira.state.issues[rng.choice(ids)]
                 level = None if issue.level else self.site.leads_level

@@ -113,6 +113,11 @@ def seed_site(jira: JiraEmulator) -> Site:
     )
 
 
+def doc_id(jira: JiraEmulator, issue_id: str) -> str:
+    """The connector's external id of an issue: its project's id, then the issue's."""
+    return f"{jira.state.issues[issue_id].project_id}/{issue_id}"
+
+
 def no_wait(stop: threading.Event, seconds: float) -> bool:
     return stop.is_set()
 

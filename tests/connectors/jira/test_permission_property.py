@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from indexer.backends.embedded import open_embedded
 from indexer.runner import RunType
 from indexer.settings import EmbeddedSettings
-from tests.connectors.jira.harness import BROWSE, EMBEDDER, Harness
+from tests.connectors.jira.harness import BROWSE, EMBEDDER, Harness, doc_id
 from tests.emulators.jira import JiraEmulator
 
 USERS = 5
@@ -140,7 +140,7 @@ def oracle(jira: JiraEmulator, issue_ids: list[str]) -> dict[str, set[str]]:
         answer.raise_for_status()
         for user in answer.json():
             if "emailAddress" in user:
-                allowed.setdefault(user["emailAddress"], set()).add(issue_id)
+                allowed.setdefault(user["emailAddress"], set()).add(doc_id(jira, issue_id))
     return allowed
 
 
@@ -148,7 +148,7 @@ def public_issues(jira: JiraEmulator, issue_ids: list[str]) -> set[str]:
     """Issues a made-up licensed-nowhere, groupless account may browse: open to "anyone"."""
     nobody = jira.add_user("Anonymous", None)
     try:
-        return {i for i in issue_ids if jira.can_browse(nobody, jira.state.issues[i])}
+        return {doc_id(jira, i) for i in issue_ids if jira.can_browse(nobody, jira.state.issues[i])}
     finally:
         del jira.state.users[nobody]
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from connectors.errors import RetryableError
 from indexer.records import SearchFilters
 from indexer.runner import RunType
-from tests.connectors.jira.harness import BROWSE, Harness, Site
+from tests.connectors.jira.harness import BROWSE, Harness, Site, doc_id
 from tests.emulators.base import ApiRequest, ApiResponse, Handler, RateLimited, ServerError
 from tests.emulators.jira import JiraEmulator
 
@@ -26,13 +26,13 @@ def test_a_full_sync_indexes_each_issue_under_its_project_and_security_level(
     assert harness.who_finds("escalation ladder") == {"alice", "bob", "carol", "dave"}
     assert harness.found("mallory@acme.com", "escalation ladder") == set()
     # Issues are keyed by id, not by key; key fields ride along as metadata.
-    assert harness.found("alice@acme.com", "login") == {site.login}
+    assert harness.found("alice@acme.com", "login") == {doc_id(jira, site.login)}
     harness.stores.index.refresh()
     filters = SearchFilters(metadata={"status": ["To Do"], "labels": ["incident"]})
     principals = harness.resolver.resolve("alice@acme.com")
     hits = harness.stores.index.keyword_search("login", principals, filters, k=5)
     assert [(h.external_id, h.metadata["key"], h.metadata["assignee"]) for h in hits] == [
-        (site.login, "ENG-1", "Alice")
+        (doc_id(jira, site.login), "ENG-1", "Alice")
     ]
 
 
@@ -49,10 +49,10 @@ def test_edits_and_new_issues_reach_search_on_the_next_incremental_run(
     record = harness.run(RunType.incremental)
 
     assert record.counts.created == 1 and record.counts.updated == 1
-    assert harness.found("alice@acme.com", "clock skew") == {site.login}
-    assert harness.found("alice@acme.com", "canary") == {site.login}
+    assert harness.found("alice@acme.com", "clock skew") == {doc_id(jira, site.login)}
+    assert harness.found("alice@acme.com", "canary") == {doc_id(jira, site.login)}
     assert harness.found("alice@acme.com", "deploy") == set()
-    assert harness.found("carol@acme.com", "volume cache") == {new}
+    assert harness.found("carol@acme.com", "volume cache") == {doc_id(jira, new)}
 
 
 def test_a_status_or_assignee_change_rewrites_fields_and_re_embeds_nothing(
@@ -69,7 +69,9 @@ def test_a_status_or_assignee_change_rewrites_fields_and_re_embeds_nothing(
     principals = harness.resolver.resolve("alice@acme.com")
     filters = SearchFilters(metadata={"status": ["In Progress"]})
     hits = harness.stores.index.keyword_search("login", principals, filters, k=5)
-    assert [(h.external_id, h.metadata["assignee"]) for h in hits] == [(site.login, "Bob")]
+    assert [(h.external_id, h.metadata["assignee"]) for h in hits] == [
+        (doc_id(jira, site.login), "Bob")
+    ]
 
 
 def test_an_issue_moved_to_a_restricted_level_disappears_for_non_members_after_a_permissions_run(
@@ -127,24 +129,26 @@ def test_a_restricted_comment_is_never_found_outside_its_group(
     assert harness.who_finds("severance") == set()
 
 
-def test_an_issue_moved_between_projects_keeps_its_id_and_takes_the_new_projects_permissions(
+def test_an_issue_moved_between_projects_takes_the_new_projects_id_and_permissions(
     harness: Harness, jira: JiraEmulator, site: Site
 ) -> None:
     harness.sync()
     assert "carol" in harness.who_finds("escalation ladder")
     jira.edit_issue(site.runbook, project_id=site.eng_project)  # OPS-1 becomes ENG-3
 
-    harness.run(RunType.incremental)
-    harness.run(RunType.prune)
+    record = harness.run(RunType.incremental)
 
+    # The copy under OPS goes in the same run, not at the next pruning.
+    assert record.counts.created == 1 and record.counts.deleted == 1
     assert harness.who_finds("escalation ladder") == {"alice", "bob", "dave"}
     harness.stores.index.refresh()
     hits = harness.stores.index.keyword_search(
         "escalation", harness.resolver.resolve("bob@acme.com"), SearchFilters(), k=5
     )
     assert [(h.external_id, h.title, h.metadata["project"]) for h in hits] == [
-        (site.runbook, "ENG-3: Pager runbook", "ENG")
+        (f"{site.eng_project}/{site.runbook}", "ENG-3: Pager runbook", "ENG")
     ]
+    assert harness.run(RunType.prune).counts.deleted == 0
 
 
 def test_an_issue_moved_out_of_the_configured_projects_is_hidden_then_pruned(
@@ -188,13 +192,17 @@ def test_a_listing_that_fails_deletes_nothing(
 
     assert record.status == "failed"
     assert "nothing was pruned" in (record.message or "")
-    assert harness.found("bob@acme.com", "escalation ladder") == {site.runbook}
+    assert harness.found("bob@acme.com", "escalation ladder") == {
+        f"{site.ops_project}/{site.runbook}"
+    }
     # One project whose search is refused (a 400, not retryable) fails the listing too.
     jira.clear_faults()
     jira.handlers["search/jql"] = _refuse_project(jira, site.eng_project)
     record = harness.runner().run(RunType.prune)
     assert record.counts.deleted == 0
-    assert harness.found("bob@acme.com", "escalation ladder") == {site.runbook}
+    assert harness.found("bob@acme.com", "escalation ladder") == {
+        f"{site.ops_project}/{site.runbook}"
+    }
     jira.handlers = dict(jira.default_handlers())
     assert harness.run(RunType.prune).counts.deleted == 1
     assert harness.found("bob@acme.com", "escalation ladder") == set()
@@ -219,7 +227,7 @@ def test_an_unreadable_permission_scheme_hides_the_project_and_is_recorded(
     record = harness.runner().run(RunType.full)
 
     assert record.status == "succeeded"
-    assert {e.doc_id for e in record.errors} == {f"jira:{site.runbook}"}
+    assert {e.doc_id for e in record.errors} == {f"jira:{site.ops_project}/{site.runbook}"}
     assert "permission scheme" in record.errors[0].reason
     assert harness.who_finds("escalation ladder") == set()
     assert harness.who_finds("login sessions") == {"alice", "bob", "dave"}
@@ -250,7 +258,7 @@ def test_revoked_credentials_stop_the_run_without_advancing_it(
 
     jira.restore_auth()
     harness.run(RunType.incremental)
-    assert harness.found("alice@acme.com", "resolved") == {site.login}
+    assert harness.found("alice@acme.com", "resolved") == {doc_id(jira, site.login)}
 
 
 def test_a_retryable_error_past_the_gateway_budget_reaches_the_runner(
@@ -299,9 +307,9 @@ def test_an_oauth_bearer_token_syncs_and_a_wrong_token_is_a_configuration_error(
     bearer = connector(BearerAuth(token=SecretStr(next(iter(jira.state.bearer_tokens)))))
     bearer.validate()
     assert {e.external_id for e in bearer.list_live_ids() if e.kind == "live"} == {
-        site.login,
-        site.billing,
-        site.runbook,
+        doc_id(jira, site.login),
+        doc_id(jira, site.billing),
+        doc_id(jira, site.runbook),
     }
     wrong = connector(ApiTokenAuth(email="bot@acme.com", token=SecretStr("not-the-token")))
     try:
@@ -332,7 +340,7 @@ def test_level_members_the_credential_may_not_read_hide_those_issues_and_the_run
     assert harness.who_finds("pricing overhaul") == set()
     assert harness.who_finds("login sessions") == {"alice", "bob", "dave"}
     record = harness.run(RunType.full)
-    assert [e.doc_id for e in record.errors] == [f"jira:{site.billing}"]
+    assert [e.doc_id for e in record.errors] == [f"jira:{doc_id(jira, site.billing)}"]
     assert "not allowed" in record.errors[0].reason
     assert harness.who_finds("pricing overhaul") == set()
     assert harness.who_finds("outage fixed") == {"alice", "bob", "dave"}
