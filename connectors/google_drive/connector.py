@@ -29,7 +29,7 @@ from typing import Any
 
 from connectors.contract import EMPTY_INDEX, Capabilities, Connector, SyncContext
 from connectors.directory import GroupMembership
-from connectors.documents import Acl, SourceDocument
+from connectors.documents import SourceDocument
 from connectors.errors import ConnectorConfigError, PermissionSourceUnreadableError
 from connectors.events import (
     ChangeEvent,
@@ -49,7 +49,13 @@ from connectors.gateway import RequestRejected
 from connectors.google_drive.content import UnreadableContent, extract, plan_for
 from connectors.google_drive.gateway_directory import DirectoryGateway
 from connectors.google_drive.gateway_drive import DriveGateway, InvalidPageToken
-from connectors.google_drive.grants import acl_of, domain_principal, group_principal
+from connectors.google_drive.grants import (
+    Grants,
+    domain_principal,
+    grants_of,
+    group_principal,
+    no_grants,
+)
 from connectors.google_drive.models import DriveFile
 from connectors.google_drive.scopes import Scope, scope_name_of
 from connectors.org import OrgPolicy, members_group
@@ -236,11 +242,13 @@ class GoogleDriveConnector(Connector):
                             target, why = self._resolve(scope, f)
                             if target is None and why is None:
                                 continue  # its target is indexed where it lives
-                            acl = frozenset() if target is None else self._acl(scope, target)[0]
-                            yield self._permissions_event(scope, f, acl)
+                            if target is None:
+                                grants = _nobody(f.id, why or "")
+                            else:
+                                grants = _via_shortcut(self._acl(scope, target)[0], f)
+                            yield self._permissions_event(scope, f, grants)
                             continue
-                        acl, _ = self._acl(scope, f)
-                        yield self._permissions_event(scope, f, acl)
+                        yield self._permissions_event(scope, f, self._acl(scope, f)[0])
             except RequestRejected as exc:
                 yield ScopeFailed(scope=scope.name, reason=str(exc))
                 continue
@@ -454,7 +462,7 @@ class GoogleDriveConnector(Connector):
             try:
                 shortcut = self._drive.file(scope.subject, file_id)
             except RequestRejected as exc:
-                yield self._permissions_event_of(external_id, frozenset())
+                yield self._permissions_event_of(external_id, _nobody(file_id, str(exc)))
                 yield DocumentFailed(
                     source_id=self.source_id, external_id=external_id, reason=str(exc)
                 )
@@ -499,24 +507,35 @@ class GoogleDriveConnector(Connector):
     def _deleted(self, scope: Scope, file_id: str) -> DocumentDeleted:
         return DocumentDeleted(source_id=self.source_id, external_id=scope.external_id(file_id))
 
-    def _acl(self, scope: Scope, file: DriveFile) -> tuple[Acl, str | None]:
-        """The file's ACL, and why it is empty when its permissions cannot be read."""
+    def _acl(self, scope: Scope, file: DriveFile) -> tuple[Grants, str | None]:
+        """The file's grants, and why they admit nobody when its permissions cannot be read."""
         try:
             permissions = self._drive.permissions(
                 scope.subject, file, domain_admin=scope.kind == "drive"
             )
         except RequestRejected as exc:
-            return frozenset(), f"permissions unreadable: {exc}"
+            why = f"permissions unreadable: {exc}"
+            return _nobody(file.id, why), why
         if permissions is None:
-            return frozenset(), "permissions.list: HTTP 404 (gone or no longer readable)"
-        acl = acl_of(permissions, file, source_id=self.source_id, org=self._org, now=self._clock)
-        return acl, None
+            why = "permissions.list: HTTP 404 (gone or no longer readable)"
+            return _nobody(file.id, why), why
+        grants = grants_of(
+            permissions, file, source_id=self.source_id, org=self._org, now=self._clock
+        )
+        return grants, None
 
-    def _permissions_event(self, scope: Scope, file: DriveFile, acl: Acl) -> PermissionsChanged:
-        return self._permissions_event_of(scope.external_id(file.id), acl)
+    def _permissions_event(
+        self, scope: Scope, file: DriveFile, grants: Grants
+    ) -> PermissionsChanged:
+        return self._permissions_event_of(scope.external_id(file.id), grants)
 
-    def _permissions_event_of(self, external_id: str, acl: Acl) -> PermissionsChanged:
-        return PermissionsChanged(source_id=self.source_id, external_id=external_id, acl=acl)
+    def _permissions_event_of(self, external_id: str, grants: Grants) -> PermissionsChanged:
+        return PermissionsChanged(
+            source_id=self.source_id,
+            external_id=external_id,
+            acl=grants.acl,
+            acl_layers=grants.layers,
+        )
 
     def _documents(
         self, scope: Scope, files: list[DriveFile], context: SyncContext
@@ -537,16 +556,18 @@ class GoogleDriveConnector(Connector):
                     continue
                 self._shortcuts.add(external_id)
                 if target is None:
-                    yield self._permissions_event(scope, listed, frozenset())
+                    yield self._permissions_event(scope, listed, _nobody(listed.id, why or ""))
                     yield DocumentFailed(
                         source_id=self.source_id, external_id=external_id, reason=why or ""
                     )
                     continue
                 file = target
-            acl, unreadable = self._acl(scope, file)
+            grants, unreadable = self._acl(scope, file)
+            if listed.is_shortcut:
+                grants = _via_shortcut(grants, listed)
             version = version_of(file)
             if unreadable is None and versions.get(external_id) == version:
-                yield self._permissions_event(scope, listed, acl)
+                yield self._permissions_event(scope, listed, grants)
                 continue
             try:
                 if unreadable is None:
@@ -557,12 +578,12 @@ class GoogleDriveConnector(Connector):
                 text, problem = None, str(exc)
             if text is None:
                 # The last good copy stays, never wider than what the file now grants.
-                yield self._permissions_event(scope, listed, acl)
+                yield self._permissions_event(scope, listed, grants)
                 yield DocumentFailed(
                     source_id=self.source_id, external_id=external_id, reason=problem or "no text"
                 )
                 continue
-            document = self._document(scope, file, text, version, acl, external_id)
+            document = self._document(scope, file, text, version, grants, external_id)
             yield DocumentUpserted(document=document)
 
     def _text(self, scope: Scope, file: DriveFile) -> tuple[str | None, str | None]:
@@ -587,7 +608,13 @@ class GoogleDriveConnector(Connector):
             return None, str(exc)
 
     def _document(
-        self, scope: Scope, file: DriveFile, text: str, version: str, acl: Acl, external_id: str
+        self,
+        scope: Scope,
+        file: DriveFile,
+        text: str,
+        version: str,
+        grants: Grants,
+        external_id: str,
     ) -> SourceDocument:
         return SourceDocument(
             source_id=self.source_id,
@@ -602,7 +629,8 @@ class GoogleDriveConnector(Connector):
             doc_type="file",
             metadata={"mime_type": file.mime_type, "scope": scope.name, "file_id": file.id},
             version=version,
-            acl=acl,
+            acl=grants.acl,
+            acl_layers=grants.layers,
         )
 
     # Groups.
@@ -650,6 +678,22 @@ class GoogleDriveConnector(Connector):
         self._drive.use_stop(stop)
         if self._directory is not None:
             self._directory.use_stop(stop)
+
+
+def _nobody(file_id: str, why: str) -> Grants:
+    """Fail closed: the empty ACL, and the one layer that says why."""
+    return Grants(acl=frozenset(), layers=(no_grants(file_id, why or "unreadable"),))
+
+
+def _via_shortcut(grants: Grants, shortcut: DriveFile) -> Grants:
+    # The target's grants, as the explainer should name them: the shortcut's own open nothing.
+    layers = tuple(
+        layer.model_copy(
+            update={"origin": f"{layer.origin}, target of shortcut {shortcut.id}"[:2048]}
+        )
+        for layer in grants.layers
+    )
+    return Grants(acl=grants.acl, layers=layers)
 
 
 def version_of(file: DriveFile) -> str:

@@ -56,6 +56,9 @@ class DriveFile(_Payload):
 
 
 class PermissionDetail(_Payload):
+    # "member": the grant is the item's shared drive membership; "file": a grant on the item
+    # or one of its folders.
+    permission_type: str | None = Field(default=None, alias="permissionType")
     inherited: bool = False
     inherited_from: str | None = Field(default=None, alias="inheritedFrom")
 
