@@ -140,7 +140,8 @@ def register(
         except ServiceError as exc:
             if exc.status not in (404, 503):
                 raise
-            return await render(session, source_id, outcome=Outcome(exc.message, True))
+            refused = Outcome(exc.message, True)
+            return await render(session, source_id, outcome=refused, status=exc.status)
         finally:
             audit_action(ctx, record, "prune-preview", source_id, started, service=SERVICE)
         return await render(session, source_id, preview=preview, offset=offset)
