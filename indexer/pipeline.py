@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from connectors.documents import Acl, AclLayer, SourceDocument, document_id
 from indexer import metrics
+from indexer.access_journal import AclChange, AclJournalWriter
 from indexer.backend import IndexBackend
 from indexer.chunking import Chunk, Chunker, ChunkingError
 from indexer.embedding import Embedder
@@ -204,6 +205,7 @@ class WritePipeline:
         clock: Callable[[], datetime],
         fence: Callable[[], None] | None = None,
         provenance: ProvenanceStore | None = None,
+        journal: AclJournalWriter | None = None,
     ) -> None:
         if write_batch_docs < 1 or embed_batch_chunks < 1:
             raise ValueError("write_batch_docs and embed_batch_chunks must be at least 1")
@@ -229,6 +231,8 @@ class WritePipeline:
         # Layers of documents handled, written beside the index once their ACL is there.
         self._provenance_store = provenance
         self._provenance: dict[str, AclProvenance] = {}
+        # ACL changes are journaled before the write that makes them (indexer.access_journal).
+        self._journal = journal
 
     # -- events ---------------------------------------------------------------------------
 
@@ -458,8 +462,10 @@ class WritePipeline:
         indexed_at = self._clock()
         writes = [_document_write(p, indexed_at) for p in batch]
         self._fence()
+        journaled = self._journal_acls([(p.document.doc_id, p.document.acl) for p in batch])
         result: WriteResult = self._retry.call(self._index.write_documents, writes)
         failed = {f.doc_id: f.reason for f in result.failed}
+        self._unjournal(journaled, failed)
         for pending in batch:
             doc = pending.document
             if doc.doc_id in failed:
@@ -490,8 +496,10 @@ class WritePipeline:
             return
         updates, self._acl_updates = self._acl_updates, []
         self._fence()
+        journaled = self._journal_acls([(u.doc_id, u.acl) for u in updates])
         result: WriteResult = self._retry.call(self._index.replace_acls, updates)
         failed = {f.doc_id: f.reason for f in result.failed}
+        self._unjournal(journaled, failed)
         hide: list[str] = []
         for update in updates:
             known = self.known.get(update.doc_id)
@@ -517,6 +525,7 @@ class WritePipeline:
             if update.doc_id not in self._tally.failed_ids:
                 self._tally.document("acl_updated")
         if hide:
+            self._journal_acls([(doc_id, None) for doc_id in hide])
             self._retry.call(self._index.delete_documents, hide)
             self._delete_provenance(hide)
         self._tick()
@@ -526,9 +535,33 @@ class WritePipeline:
             return
         doc_ids, self._deletes = self._deletes, []
         self._fence()
+        self._journal_acls([(doc_id, None) for doc_id in doc_ids])
         self._retry.call(self._index.delete_documents, doc_ids)
         self._delete_provenance(doc_ids)
         self._tick()
+
+    def _journal_acls(self, changes: Sequence[tuple[str, Acl | None]]) -> list[AclChange]:
+        """Journal the ACL changes among ``changes`` (new ACL, None: deleted) before the write.
+
+        Only documents whose ACL differs from what the index holds (by the known fingerprint)
+        are looked up: a content update under the same ACL costs the journal nothing.
+        """
+        if self._journal is None:
+            return []
+        changing: list[tuple[str, Acl | None]] = []
+        created: list[str] = []
+        for doc_id, acl in changes:
+            known = self.known.get(doc_id)
+            if acl is not None and known is not None and known.acl == short(acl_fingerprint(acl)):
+                continue
+            if known is None and acl is not None:
+                created.append(doc_id)
+            changing.append((doc_id, acl))
+        return self._journal.before_write(changing, created=created)
+
+    def _unjournal(self, journaled: list[AclChange], failed: Mapping[str, str]) -> None:
+        if self._journal is not None and journaled and failed:
+            self._journal.refused(journaled, failed)
 
     def _delete_provenance(self, doc_ids: list[str]) -> None:
         if self._provenance_store is not None:

@@ -47,6 +47,12 @@ from connectors.events import (
     ScopeFailed,
 )
 from indexer import checkpoints, metrics
+from indexer.access_journal import (
+    AclJournalWriter,
+    access_journal_for,
+    acl_journal_writer,
+    journaled_replace_groups,
+)
 from indexer.backend import IndexUnavailableError
 from indexer.backends import Stores
 from indexer.embedding import Embedder
@@ -338,6 +344,7 @@ class SyncRunner:
                 self._scope_failed(record, ScopeFailed(scope=scope, reason=reason))
             self.retry.call(index.refresh)
             deleted = 0
+            journal = self._acl_journal(record)
             for stale in stale_documents(
                 self._fingerprints_in_scope(),
                 listing,
@@ -347,6 +354,8 @@ class SyncRunner:
             ):
                 if stale:
                     control.fence()
+                    if journal is not None:
+                        journal.before_write([(doc_id, None) for doc_id in stale])
                     self.retry.call(index.delete_documents, stale)
                     if (provenance := provenance_store_for(index)) is not None:
                         self.retry.call(provenance.delete, stale)
@@ -389,7 +398,12 @@ class SyncRunner:
             count, problem = self._replace_directory(
                 self.connector.groups(),
                 lambda m: m.group.startswith(f"group:{self.source_id}:"),
-                directory.replace_groups,
+                journaled_replace_groups(
+                    directory,
+                    access_journal_for(self.stores.index),
+                    clock=self.clock,
+                    run_id=record.run_id,
+                ),
             )
             parts.append(f"{count} group memberships")
             if problem:
@@ -538,6 +552,7 @@ class SyncRunner:
             fence=control.fence,
             clock=self.clock,
             provenance=provenance_store_for(index),
+            journal=self._acl_journal(record),
         )
         context = IndexContext(
             self.source_id,
@@ -549,6 +564,16 @@ class SyncRunner:
             in_scope=self._in_scope if self.scope else None,
         )
         return pipeline, tally, context
+
+    def _acl_journal(self, record: RunRecord) -> AclJournalWriter | None:
+        return acl_journal_writer(
+            self.stores.index,
+            self.retry,
+            self.clock,
+            run_id=record.run_id,
+            run_type=record.run_type,
+            source_id=self.source_id,
+        )
 
     def _check_capability(self, run_type: RunType) -> None:
         caps = self.connector.capabilities

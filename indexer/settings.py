@@ -35,6 +35,8 @@ class IndexSettings(BaseModel):
 
     opensearch: OpenSearchSettings | None = None
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    # Days of access changes the journal keeps for ``permindex access diff``.
+    access_journal_days: int = Field(default=90, ge=1, le=3650)
 
 
 class EmbeddingSettings(BaseModel):
