@@ -1,4 +1,5 @@
-"""``permindex access explain|who``: why a person can (or cannot) see a document, and who can.
+"""``permindex access explain|who|diff``: why a person can (or cannot) see a document, who can,
+and what became visible or hidden for a person since a time.
 
 Answered from what the index holds, with the search path's own verdict
 (``retrieval.access.explain``). A table on a terminal, ``--json`` for scripts. Each call is
@@ -22,6 +23,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from indexer.backends import Stores
     from permindex.config import PermindexConfig
+    from retrieval.access.diff import AccessDiff, JournalChange
     from retrieval.access.models import AccessAudience, AccessExplanation
     from retrieval.audit import AuditSink
     from retrieval.identity import IdentityResolver
@@ -120,6 +122,107 @@ def who(
         return
     print_audience(Console(), audience)
     _err.print(Text(f"audited in {audit_file}"))
+
+
+@access_app.command("diff")
+def diff(
+    user: str = typer.Option(..., "--user", "-u", help="The person (email)."),
+    since: str = typer.Option(
+        ..., "--since", "-s", help="ISO time (2026-03-01T14:00:00Z) or relative: 30m, 2h, 3d, 1w."
+    ),
+    offset: int = typer.Option(0, "--offset", min=0, help="Skip this many documents."),
+    limit: int = typer.Option(50, "--limit", min=1, max=500, help="Documents per page."),
+    as_json: bool = typer.Option(False, "--json", help="The diff as JSON."),
+) -> None:
+    """Documents that became visible or hidden for USER since a time, and what changed."""
+    from datetime import UTC, datetime
+
+    from indexer.access_journal import configure_access_journal
+    from indexer.backend import IndexUnavailableError
+    from retrieval.access.audit import diff_record
+    from retrieval.access.diff import DiffUnavailableError, access_diff, parse_since
+    from retrieval.identity import IdentityError
+
+    now = datetime.now(UTC)
+    try:
+        since_at = parse_since(since, now)
+    except ValueError as exc:
+        raise _fail(str(exc), EXIT_BAD_INPUT) from None
+    with _opened() as (stores, resolver, audit, audit_file):
+        configure_access_journal(stores.index, _load_config[0]().index.access_journal_days)
+        started = time.perf_counter()
+        try:
+            answer = access_diff(
+                stores, resolver, user, since_at, offset=offset, limit=limit, now=now
+            )
+        except (IdentityError, DiffUnavailableError) as exc:
+            raise _fail(str(exc), EXIT_BAD_INPUT) from None
+        except IndexUnavailableError as exc:
+            raise _fail(f"the index is unavailable: {exc}", EXIT_FAILED) from None
+        latency = (time.perf_counter() - started) * 1000.0
+        asker = f"cli:{getpass.getuser()}"
+        audit.record(diff_record(answer, asker=asker, service=asker, latency_ms=latency))
+    if as_json:
+        typer.echo(answer.model_dump_json(indent=2))
+        return
+    print_diff(Console(), answer)
+    _err.print(Text(f"audited in {audit_file}"))
+
+
+def print_diff(out: Console, answer: AccessDiff) -> None:
+    out.print(
+        Text.assemble(
+            (answer.user, "bold"),
+            f" since {answer.since.isoformat(timespec='seconds')}: ",
+            (f"{answer.hidden} hidden", "bold red"),
+            ", ",
+            (f"{answer.visible} became visible", "bold green"),
+        )
+    )
+    if answer.principals_lost:
+        out.print(Text(f"principals lost: {', '.join(answer.principals_lost)}"))
+    if answer.principals_gained:
+        out.print(Text(f"principals gained: {', '.join(answer.principals_gained)}"))
+    if answer.items:
+        last = answer.offset + len(answer.items)
+        table = Table(
+            title=f"documents {answer.offset + 1}-{last} of {answer.total}", title_justify="left"
+        )
+        table.add_column("change")
+        table.add_column("document")
+        table.add_column("held then / now")
+        table.add_column("because")
+        for item in answer.items:
+            change = (
+                Text("VISIBLE", style="bold green")
+                if item.change == "visible"
+                else Text("HIDDEN (deleted)" if item.deleted else "HIDDEN", style="bold red")
+            )
+            held = f"{', '.join(item.matched_then) or '-'} / {', '.join(item.matched_now) or '-'}"
+            table.add_row(
+                change,
+                Text(f"{item.doc_id}  {item.title or ''}".rstrip()),
+                Text(held),
+                Text("\n".join(_because(c) for c in item.changes) or "-"),
+            )
+        out.print(table)
+    for note in answer.notes:
+        out.print(Text(f"note: {note}", style="yellow"))
+
+
+def _because(change: JournalChange) -> str:
+    at = change.at.isoformat(timespec="seconds")
+    run_type = f" {change.run_type}" if change.run_type else ""
+    run = f"{change.source_id}{run_type} run {change.run_id[:12]} at {at}"
+    if change.group is not None:
+        who = ", ".join(change.principals_added or change.principals_removed)
+        verb = "added to" if change.kind == "membership_added" else "removed from"
+        return f"{who} {verb} {change.group} ({run})"
+    moved = [f"+{x}" for x in change.principals_added] + [
+        f"-{x}" for x in change.principals_removed
+    ]
+    what = change.kind.replace("_", " ")
+    return f"{what}{' ' + ' '.join(moved) if moved else ''} ({run})"
 
 
 def print_explanation(out: Console, answer: AccessExplanation) -> None:

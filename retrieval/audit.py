@@ -19,7 +19,9 @@ class AuditRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     # access_explain / access_who: an admin asked why ``subject`` can see a document, or who can.
-    kind: Literal["search", "document", "access_explain", "access_who", "operator_action"]
+    kind: Literal[
+        "search", "document", "access_explain", "access_who", "access_diff", "operator_action"
+    ]
     query_id: str
     at: datetime
     service: str

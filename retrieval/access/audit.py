@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from retrieval.access.diff import AccessDiff
 from retrieval.access.models import AccessAudience, AccessExplanation
 from retrieval.audit import AuditRecord
 
@@ -41,5 +42,22 @@ def who_record(
         top_k=audience.limit,
         principal_count=len(audience.effective_acl),
         returned_doc_ids=[audience.doc_id] if audience.found else [],
+        latency_ms=latency_ms,
+    )
+
+
+def diff_record(diff: AccessDiff, *, asker: str, service: str, latency_ms: float) -> AuditRecord:
+    return AuditRecord(
+        kind="access_diff",
+        query_id=uuid.uuid4().hex,
+        at=datetime.now(UTC),
+        service=service,
+        user=asker,
+        subject=diff.user,
+        filters={"since": diff.since.isoformat(), "until": diff.until.isoformat()},
+        offset=diff.offset,
+        top_k=diff.limit,
+        principal_count=len(diff.principals_gained) + len(diff.principals_lost),
+        returned_doc_ids=[item.doc_id for item in diff.items],
         latency_ms=latency_ms,
     )

@@ -25,8 +25,15 @@ from tests.security.serve import Server, Workspace, serve
 # Per operation; the keys take turns, so each one meets every operation. Invalid inputs cost
 # far more to generate than valid ones.
 EXAMPLES = {GenerationMode.POSITIVE: 15, GenerationMode.NEGATIVE: 6}
-USER_OPERATIONS = {"/v1/search", "/v1/documents/{doc_id}", "/v1/admin/access/explain"}
-IDENTITY_CODES = {"invalid_identity", "invalid_user"}
+USER_OPERATIONS = {
+    "/v1/search",
+    "/v1/documents/{doc_id}",
+    "/v1/admin/access/explain",
+    "/v1/admin/access/diff",
+}
+# The diff's time is a free string too (ISO or 2h): a schema-valid one may be unparsable, in
+# the future or older than the access journal keeps.
+IDENTITY_CODES = {"invalid_identity", "invalid_user", "invalid_since"}
 
 
 @dataclass
