@@ -168,6 +168,8 @@ class SlackConnector(Connector):
         self._directory: _Directory | None = None
         # The one channel of a scope run (``for_scope``); None: every channel.
         self._only: str | None = None
+        # The names of every channel, when a scope run had to walk them (Grid tokens).
+        self._walked: dict[str, str] | None = None
 
     # -- the contract ------------------------------------------------------------------------
 
@@ -188,8 +190,9 @@ class SlackConnector(Connector):
 
     def for_scope(self, scope: str) -> SlackConnector:
         """This source's connector for channel ``scope`` alone: its changes, listing and
-        permissions, and its checkpoint values. The channel is looked up with one
-        ``conversations.info`` call (Tier 3), not a walk of every channel (Tier 2) per scope; a
+        permissions, and its checkpoint values. With a workspace token the channel is looked up
+        with one ``conversations.info`` call (Tier 3), not a walk of every channel (Tier 2) per
+        scope; an org-wide token with ``team_ids`` still walks (the listing decides the team); a
         channel no longer there (or no longer wanted) is treated as an unscoped run treats an
         unlisted one: its documents go. Names are read per person (``users.info``) as they
         occur, not with a ``users.list`` walk per channel. Groups and identities stay
@@ -199,6 +202,7 @@ class SlackConnector(Connector):
         scoped = copy.copy(self)
         scoped._only = scope
         scoped._directory = None
+        scoped._walked = None
         return scoped
 
     def changes(
@@ -728,41 +732,40 @@ class SlackConnector(Connector):
 
     def _scope_channel(self, channel_id: str) -> list[Channel]:
         """The scope's channel as the walk would list it, or none."""
+        if self._teams_configured:
+            # An org-wide (Grid) token: which configured workspace's listing holds a channel
+            # (its team is in the ACL) only the walk says.
+            walked = self._walk_channels()
+            self._walked = {c.id: c.name for c in walked}
+            return [c for c in walked if c.id == channel_id]
         found = self._channel_info(channel_id)
-        if found is None:
-            return []
-        raw, channel = found
-        if not raw.get("context_team_id") and len(self._team_ids()) > 1:
-            # Which configured workspace lists it is unknown: ask the walk (its team is the ACL).
-            return [c for c in self._walk_channels() if c.id == channel_id]
-        return [channel] if channel.team_id in self._team_ids() and self._wanted(channel) else []
+        return [found] if found is not None and self._wanted(found) else []
 
-    def _channel_info(self, channel_id: str) -> tuple[dict[str, Any], Channel] | None:
+    def _channel_info(self, channel_id: str) -> Channel | None:
+        """A workspace token's channel, as ``conversations.list`` describes it; None when gone."""
         try:
             page = self._api.call("conversations.info", channel=channel_id)
-            raw = dict(page.get("channel") or {})
         except ChannelGone:
             return None
+        raw = page.get("channel") or {}
         if not raw.get("id") or raw.get("is_im"):
             return None
-        return raw, Channel.of(raw, self._team_ids()[0])
+        return Channel.of(raw, self._team_ids()[0])
 
     def _channel_name(self, channel_id: str, names: dict[str, str | None]) -> str:
-        """A mentioned channel's name when it is one the connector indexes, else its id (as
-        the walk names them; a scope run looks the others up once each)."""
+        """A mentioned channel's name when it is one the connector indexes, else its id, as the
+        walk names them; a scope run looks the others up once each."""
         if channel_id not in names:
             names[channel_id] = None
-            if self._only is not None:
+            if self._walked is not None:
+                names[channel_id] = self._walked.get(channel_id)
+            elif self._only is not None:
                 try:
                     found = self._channel_info(channel_id)
                 except SlackRequestFailed:
                     found = None
-                if found is not None:
-                    raw, channel = found
-                    team_known = bool(raw.get("context_team_id")) or len(self._team_ids()) == 1
-                    wanted = team_known and channel.team_id in self._team_ids()
-                    if wanted and self._wanted(channel):
-                        names[channel_id] = channel.name
+                if found is not None and self._wanted(found):
+                    names[channel_id] = found.name
         return names[channel_id] or channel_id
 
     def _walk_channels(self) -> list[Channel]:

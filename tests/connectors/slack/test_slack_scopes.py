@@ -133,3 +133,34 @@ def test_a_scope_run_of_a_deleted_channel_deletes_its_documents_only(harness: Ha
         channels.connect.id,
     }
     assert len(harness.found("alice@acme.com", "pizza")) == 1
+
+
+def test_a_scope_run_names_a_bare_channel_mention_as_an_unscoped_run_does(
+    harness: Harness,
+) -> None:
+    people, channels = seed(harness.slack)
+    text = f"parachute questions in <#{channels.general.id}> or <#CNOTOURS1>"
+    harness.slack.post(channels.eng.id, people.bob, text, ts=time.time() - 60)
+
+    assert harness.run(RunType.groups).status == "succeeded"
+    assert harness.run(RunType.full, scope=channels.eng.id).status == "succeeded"
+
+    texts = harness.texts("bob@acme.com", "parachute")
+    assert any("parachute questions in #general or #CNOTOURS1" in t for t in texts), texts
+
+
+def test_an_org_wide_token_scope_run_takes_its_channel_from_the_walk(harness: Harness) -> None:
+    people, channels = seed(harness.slack)
+    harness.options["team_ids"] = [harness.slack.state.team_id]
+    harness.sync()
+    harness.slack.post(channels.secret.id, people.carol, "zeppelin budget", ts=time.time() - 60)
+    harness.slack.channel_calls.clear()
+    listed = len(harness.slack.calls_of("conversations.list"))
+
+    record = harness.run(RunType.incremental, scope=channels.secret.id)
+
+    assert record.status == "succeeded", record.message
+    assert len(harness.slack.calls_of("conversations.list")) > listed
+    assert harness.slack.channels_called("conversations.history") == [channels.secret.id]
+    assert len(harness.found("alice@acme.com", "zeppelin")) == 1
+    assert harness.found("bob@acme.com", "zeppelin") == set()
