@@ -55,6 +55,7 @@ from indexer.access_journal import (
 )
 from indexer.backend import IndexUnavailableError
 from indexer.backends import Stores
+from indexer.dual_write import dual_writes
 from indexer.embedding import Embedder
 from indexer.listing_spill import SpilledIds
 from indexer.pipeline import IndexContext, KnownCache, Tally, WritePipeline
@@ -356,7 +357,7 @@ class SyncRunner:
                     control.fence()
                     if journal is not None:
                         journal.before_write([(doc_id, None) for doc_id in stale])
-                    self.retry.call(index.delete_documents, stale)
+                    self.retry.call(dual_writes(self.stores).delete_documents, stale)
                     if (provenance := provenance_store_for(index)) is not None:
                         self.retry.call(provenance.delete, stale)
                     deleted += len(stale)
@@ -539,7 +540,7 @@ class SyncRunner:
         known = KnownCache(index, self.retry)
         tally = Tally(record, self.progress)
         pipeline = WritePipeline(
-            index=index,
+            index=dual_writes(self.stores),
             embedder=self.embedder,
             chunking=self.chunking,
             model_name=self.model_name,

@@ -226,44 +226,83 @@ def register(app: typer.Typer, get_config: Callable[[], PermindexConfig]) -> Non
             min=1,
             help="The current index's vector dimension, when the configured model is new.",
         ),
+        resume: bool = typer.Option(
+            False, "--resume", help="Carry on with the re-index in progress (after a kill)."
+        ),
+        abort: bool = typer.Option(
+            False, "--abort", help="Drop the re-index in progress; the serving index stays."
+        ),
+        wait: float = typer.Option(
+            600.0, "--wait", min=0.0, help="Seconds to wait for running sync runs' leases."
+        ),
         yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     ) -> None:
         """Copy the index into a new one (the configured analyzer, mapping and, with --reembed,
-        model) while the old one serves, then swap. Sync runs may go on meanwhile."""
-        from datetime import UTC, datetime
+        model) while the old one serves, writes going to both, then swap. Sync runs may go on
+        meanwhile."""
+        from datetime import UTC, datetime, timedelta
 
         from indexer.backends import open_stores
-        from indexer.embedding import make_embedder
+        from indexer.operations.reindex import ReindexError, abort_reindex, reindex_status
         from indexer.operations.reindex_embedded import reindex_embedded
         from indexer.operations.reindex_opensearch import reindex_opensearch
         from permindex.sources import embedding_dimension
 
         config = get_config()
-        embedder = make_embedder(config.embedding) if reembed else None
-        if not yes:
-            typer.confirm("Re-index every document into a new index and swap?", abort=True)
-
-        def progress(copied: int) -> None:
-            err.print(f"copied {copied} documents", highlight=False)
-
+        if resume and abort:
+            _fail("--resume and --abort exclude each other", 2)
+        embedding = config.embedding if reembed else None
+        waiting = timedelta(seconds=wait)
         # The old index is opened at its own dimension; the new one takes the model's.
         stores = open_stores(config.index, from_dimension or embedding_dimension(config.embedding))
         try:
-            if config.index.opensearch is not None:
-                report = reindex_opensearch(
-                    stores,
-                    clock=lambda: datetime.now(UTC),
-                    settings=config.index.opensearch,
-                    embedder=embedder,
-                    on_page=progress,
+            if abort:
+                marker = abort_reindex(stores, wait=waiting)
+                if marker is None:
+                    out.print("no re-index is in progress")
+                else:
+                    out.print(f"aborted the re-index into {marker.target}; the old index serves")
+                return
+            in_progress = reindex_status(stores)
+            if in_progress is not None and not resume:
+                _fail(
+                    f"a re-index into {in_progress.target} is in progress ({in_progress.phase},"
+                    f" started {in_progress.started_at:%Y-%m-%d %H:%M} by {in_progress.by}):"
+                    " run `permindex reindex --resume` or `permindex reindex --abort`",
+                    1,
                 )
-            else:
-                report = reindex_embedded(stores, embedder=embedder, on_page=progress)
+            if not yes:
+                question = (
+                    "Resume the re-index in progress?"
+                    if resume
+                    else "Re-index every document into a new index and swap?"
+                )
+                typer.confirm(question, abort=True)
+
+            def progress(copied: int) -> None:
+                err.print(f"copied {copied} documents", highlight=False)
+
+            try:
+                if config.index.opensearch is not None:
+                    report = reindex_opensearch(
+                        stores,
+                        clock=lambda: datetime.now(UTC),
+                        settings=config.index.opensearch,
+                        embedding=embedding,
+                        on_page=progress,
+                        resume=resume,
+                        wait=waiting,
+                    )
+                else:
+                    report = reindex_embedded(
+                        stores, embedding=embedding, on_page=progress, resume=resume, wait=waiting
+                    )
+            except ReindexError as exc:
+                _fail(str(exc), 1)
         finally:
             stores.close()
         out.print(
-            f"re-indexed {report.documents} documents in {report.passes} passes"
-            f" ({report.recopied} copied again after changing, {report.removed} removed)"
+            f"re-indexed {report.documents} documents ({report.copied_note()})"
             f"; now serving {report.new}"
         )
         if report.failed:

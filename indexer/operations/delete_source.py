@@ -18,6 +18,7 @@ from itertools import islice
 from pydantic import BaseModel
 
 from indexer.backends import Stores
+from indexer.dual_write import dual_writes
 from indexer.operations.controls import SourceControl, control_of, control_store
 from indexer.operations.leases import hold_leases, lease_keys
 from indexer.state_store import RunCounts, RunRecord
@@ -121,7 +122,7 @@ def _delete_documents(
         page = [fp.doc_id for fp in islice(index.iter_fingerprints(source_id), PAGE)]
         if not page:
             return deleted
-        index.delete_documents(page)
+        dual_writes(stores).delete_documents(page)
         deleted += len(page)
         renew(clock())
         if after_page is not None:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel
 
 from indexer.backends import Stores
+from indexer.dual_write import dual_writes
 from indexer.operations.controls import SourceControl, control_of, control_store
 from indexer.operations.leases import hold_leases
 from indexer.operations.reads import AgedDocument, reader_for
@@ -96,7 +97,7 @@ def apply_retention(
 
 
 def _delete(stores: Stores, doc_ids: list[str]) -> None:
-    stores.index.delete_documents(doc_ids)
+    dual_writes(stores).delete_documents(doc_ids)
     # Their ACL layers go with them, as when a run prunes.
     if (provenance := provenance_store_for(stores.index)) is not None:
         provenance.delete(doc_ids)

@@ -1,98 +1,436 @@
-"""Re-indexing while sync writes go on: nothing written during the copy is lost after the swap."""
+"""Re-indexing while sync runs write: what a run writes during the copy reaches both indices, so
+nothing is lost and no revocation comes back after the swap."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+import dataclasses
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from connectors.contract import EMPTY_INDEX, SyncContext
+from connectors.events import ChangeEvent, Checkpoint
 from indexer.backends import Stores
+from indexer.backends.embedded.index import EmbeddedIndex
+from indexer.dual_write import embed_text
 from indexer.embedding import Embedder
 from indexer.operations import reindex as reindex_module
-from indexer.operations.reindex import ReindexReport
-from indexer.records import AclUpdate, SearchFilters
+from indexer.operations.reads import reader_for
+from indexer.operations.reindex import (
+    ReindexError,
+    ReindexReport,
+    abort_reindex,
+    reindex_status,
+)
+from indexer.retry import RetryPolicy
+from indexer.runner import SyncRunner
+from indexer.settings import ChunkingSettings
+from indexer.state_store import RunRecord
 from tests.conformance.builders import ALICE, BOB
-from tests.operations.helpers import HashEmbedder, doc_ids, found, seed_state, write_docs
+from tests.connectors.scripted import Doc, ScriptedConnector
+from tests.operations.helpers import HashEmbedder, doc_ids, found, write_docs
+
+WORDS = ("invoice", "roadmap", "runbook", "salary", "ledger", "budget")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _docs(count: int) -> dict[str, Doc]:
+    return {
+        f"d{i}": Doc(
+            scope="a" if i % 2 else "b",
+            body=f"{WORDS[i % len(WORDS)]} wiki number{i}",
+            acl=frozenset({ALICE}),
+        )
+        for i in range(count)
+    }
+
+
+def _source(count: int) -> ScriptedConnector:
+    return ScriptedConnector(source_id="wiki", docs=_docs(count), scopes=["a", "b"])
+
+
+def _sync(
+    stores: Stores,
+    connector: ScriptedConnector,
+    kind: str = "incremental",
+    embedder: Embedder | None = None,
+) -> RunRecord:
+    return SyncRunner(
+        connector,
+        stores,
+        embedder or HashEmbedder(8),
+        chunking=ChunkingSettings(),
+        model_name="hash",
+        clock=_now,
+        retry=RetryPolicy(attempts=1),
+    ).run(kind)
 
 
 def _reindex(
-    stores: Stores, on_page: Callable[[int], None] | None, embedder: Embedder | None = None
+    stores: Stores,
+    on_page: Callable[[int], None] | None,
+    *,
+    embedder: Embedder | None = None,
+    resume: bool = False,
+    wait: timedelta = timedelta(seconds=20),
 ) -> ReindexReport:
     if stores.index.name == "embedded":
         from indexer.operations.reindex_embedded import reindex_embedded
 
-        return reindex_embedded(stores, on_page=on_page, embedder=embedder)
+        return reindex_embedded(
+            stores, on_page=on_page, embedder=embedder, resume=resume, wait=wait
+        )
     from indexer.operations.reindex_opensearch import reindex_opensearch
 
     return reindex_opensearch(
-        stores,
-        clock=lambda: datetime.now(UTC),
-        on_page=on_page,
-        embedder=embedder,
+        stores, clock=_now, on_page=on_page, embedder=embedder, resume=resume, wait=wait
     )
 
 
-def test_writes_during_the_copy_survive_the_swap(
-    stores: Stores, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _change(source: ScriptedConnector) -> None:
+    """What a source does while the copy runs, on documents the copy has passed (d1x, with
+    PAGE 10 and ids in order) and on some it has not reached (d3x)."""
+    for i in range(100, 106):
+        source.docs[f"d{i}"] = Doc(scope="a", body=f"fresh wiki number{i}", acl=frozenset({ALICE}))
+    for i in (13, 33):
+        source.docs[f"d{i}"] = Doc(
+            scope="a", body=f"edited wiki number{i}", acl=frozenset({ALICE}), version="2"
+        )
+    for i in (11, 35):  # revoked from Alice, granted to Bob
+        source.docs[f"d{i}"] = dataclasses.replace(source.docs[f"d{i}"], acl=frozenset({BOB}))
+    for i in (14, 38):
+        del source.docs[f"d{i}"]
+
+
+def _assert_changed(stores: Stores, before: set[str]) -> None:
+    fresh = {f"wiki:d{i}" for i in range(100, 106)}
+    gone = {"wiki:d14", "wiki:d38"}
+    revoked = {"wiki:d11", "wiki:d35"}
+    assert doc_ids(stores, "wiki") == (before | fresh) - gone
+    assert found(stores, "wiki") == (before | fresh) - gone - revoked
+    assert found(stores, "wiki", principal=BOB) == revoked
+    assert found(stores, "edited") == {"wiki:d13", "wiki:d33"}
+    assert found(stores, "fresh") == fresh
+
+
+def _run_in_thread(fn: Callable[[], object]) -> None:
+    errors: list[BaseException] = []
+
+    def body() -> None:
+        try:
+            fn()
+        except BaseException as exc:  # handed to the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive()
+    if errors:
+        raise errors[0]
+
+
+@pytest.fixture(autouse=True)
+def _small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reindex_module, "PAGE", 10)
-    before = set(write_docs(stores, "wiki", 50))
-    seed_state(stores, "wiki")
-    during: set[str] = set()
+    monkeypatch.setattr(reindex_module, "POLL_S", 0.05)
+
+
+def test_a_sync_run_during_the_copy_writes_to_both_indices(stores: Stores) -> None:
+    source = _source(40)
+    assert _sync(stores, source).status == "succeeded"
+    before = doc_ids(stores, "wiki")
+    runs: list[RunRecord] = []
     pages = 0
 
     def sync_meanwhile(copied: int) -> None:
-        # A sync run writing while the copy goes on: new documents, an edit, a revocation and a
-        # deletion, on documents the copy has already passed and on some it has not reached.
         nonlocal pages
         pages += 1
-        if pages == 2:
-            during.update(write_docs(stores, "wiki", 15, start=100, tag="new"))
-            write_docs(stores, "wiki", 1, start=3, tag="edited")
-            stores.index.replace_acls(
-                [AclUpdate(doc_id="wiki:d5", acl=frozenset({BOB}), acl_fingerprint="bob")]
-            )
-            stores.index.replace_acls(
-                [AclUpdate(doc_id="wiki:d45", acl=frozenset({BOB}), acl_fingerprint="bob")]
-            )
-            stores.index.delete_documents(["wiki:d7", "wiki:d40"])
-            stores.index.refresh()
-        # Searches keep answering from the old index all through the copy.
-        assert "wiki:d1" in found(stores, "wiki")
+        if pages != 2:
+            return
+        _change(source)
+
+        def runs_of_the_source() -> None:
+            runs.append(_sync(stores, source))
+            runs.append(_sync(stores, source, "prune"))
+
+        _run_in_thread(runs_of_the_source)
+        stores.index.refresh()
+        # Searches answer from the serving index, which took the run's writes first.
+        assert not {"wiki:d11", "wiki:d35"} & found(stores, "wiki")
+        assert reindex_status(stores) is not None
 
     report = _reindex(stores, sync_meanwhile)
 
-    assert pages > 2 and report.passes >= 2
+    assert [run.status for run in runs] == ["succeeded", "succeeded"], runs
+    # The dual writes carried every change: the last pass had nothing to repair.
+    assert report.repaired == 0 and report.verified == len(before) + 6 - 2
+    assert reindex_status(stores) is None
     stores.index.refresh()
-    visible = found(stores, "wiki")
-    assert during <= visible
-    assert visible == (before | during) - {"wiki:d5", "wiki:d45", "wiki:d7", "wiki:d40"}
-    assert found(stores, "wiki", principal=BOB) == {"wiki:d5", "wiki:d45"}
-    assert found(stores, "edited") == {"wiki:d3"}
-    assert doc_ids(stores, "wiki") == (before | during) - {"wiki:d7", "wiki:d40"}
-    # Sync state survives the swap, and runs go on writing to the new index.
+    _assert_changed(stores, before)
+    # Sync state survives the swap, and runs go on writing to the new index only.
     assert stores.state.get_checkpoint("wiki") is not None
-    write_docs(stores, "wiki", 1, start=500, tag="after")
-    assert found(stores, "after") == {"wiki:d500"}
+    source.docs["d200"] = Doc(scope="b", body="later wiki", acl=frozenset({ALICE}))
+    assert _sync(stores, source).status == "succeeded"
+    stores.index.refresh()
+    assert found(stores, "later") == {"wiki:d200"}
+
+
+@dataclass
+class _HeldSource(ScriptedConnector):
+    """Stops after a few events until ``gate`` is set: a run already going."""
+
+    gate: threading.Event = field(default_factory=threading.Event)
+    inside: threading.Event = field(default_factory=threading.Event)
+
+    def changes(
+        self, checkpoint: Checkpoint | None, context: SyncContext = EMPTY_INDEX
+    ) -> Iterator[ChangeEvent]:
+        for i, event in enumerate(super().changes(checkpoint, context)):
+            if i == 3:
+                self.inside.set()
+                assert self.gate.wait(60)
+            yield event
 
 
 @pytest.mark.parametrize("backend_kind", ["embedded"])
-def test_a_new_model_re_embeds_into_a_new_file(stores: Stores, tmp_path: Path) -> None:
-    write_docs(stores, "wiki", 12)
+def test_a_run_going_when_the_reindex_starts_ends_before_the_copy_reads(
+    stores: Stores, tmp_path: Path
+) -> None:
+    source = _source(40)
+    _sync(stores, source)
+    held = _HeldSource(source_id="wiki", docs=dict(source.docs), scopes=["a", "b"])
+    _change(held)
+    runs: list[RunRecord] = []
+    run = threading.Thread(target=lambda: runs.append(_sync(stores, held)))
+    run.start()
+    assert held.inside.wait(30)
+
+    # A re-index that cannot wait for the run gives up and leaves nothing behind.
+    with pytest.raises(ReindexError, match="still holds its lease"):
+        _reindex(stores, None, wait=timedelta(seconds=0.3))
+    assert reindex_status(stores) is None
+    assert [p.name for p in tmp_path.iterdir() if "reindex" in p.name] == []
+
+    # One that waits starts copying only once the run has written everything and ended.
+    at_first_page: list[set[str]] = []
+    reports: list[ReindexReport] = []
+
+    def first_page(copied: int) -> None:
+        if not at_first_page:
+            at_first_page.append(found(stores, "fresh"))
+
+    copy = threading.Thread(target=lambda: reports.append(_reindex(stores, first_page)))
+    copy.start()
+    deadline = time.monotonic() + 10
+    while reindex_status(stores) is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.3)
+    assert reindex_status(stores) is not None and at_first_page == []
+    held.gate.set()
+    run.join(60)
+    copy.join(60)
+    assert runs[0].status == "succeeded", runs
+    assert at_first_page == [{f"wiki:d{i}" for i in range(100, 106)}]
+    assert reports[0].repaired == 0 and reports[0].waited_s >= 0.3
+    assert found(stores, "fresh") == {f"wiki:d{i}" for i in range(100, 106)}
+    assert found(stores, "edited") == {"wiki:d13", "wiki:d33"}
+    assert found(stores, "wiki", principal=BOB) == {"wiki:d11", "wiki:d35"}
+
+
+@pytest.mark.parametrize("backend_kind", ["embedded"])
+def test_a_failing_target_write_stops_the_run_without_advancing_its_checkpoint(
+    stores: Stores,
+) -> None:
+    source = _source(30)
+    _sync(stores, source)
+    checkpoint = stores.state.get_checkpoint("wiki")
+    runs: list[RunRecord] = []
+
+    def break_the_target(copied: int) -> None:
+        if runs:
+            return
+        marker = reindex_status(stores)
+        assert marker is not None
+        source.docs["d100"] = Doc(scope="a", body="fresh wiki number100", acl=frozenset({ALICE}))
+        # The new file refuses that document, as a full disk would: an unknown function fails
+        # the write as an OperationalError, the embedded index's "unavailable".
+        conn = sqlite3.connect(marker.target)
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON documents WHEN NEW.doc_id = 'wiki:d100'"
+            " BEGIN SELECT target_disk_is_full(); END"
+        )
+        conn.commit()
+        try:
+            _run_in_thread(lambda: runs.append(_sync(stores, source)))
+        finally:
+            conn.execute("DROP TRIGGER refuse")
+            conn.commit()
+            conn.close()
+
+    _reindex(stores, break_the_target)
+
+    assert runs[0].status == "failed"
+    assert "re-index target" in (runs[0].message or ""), runs[0].message
+    assert stores.state.get_checkpoint("wiki") == checkpoint
+    # The serving index took it before the target refused; the copy or the last pass carried
+    # it over, and the next run goes on from the same checkpoint.
+    assert found(stores, "fresh") == {"wiki:d100"}
+    assert _sync(stores, source).status == "succeeded"
+
+
+_KILLED_COPY = """
+import os, signal, sys
+from pathlib import Path
+from indexer.backends.embedded import open_embedded
+from indexer.operations import reindex
+from indexer.operations.reindex_embedded import reindex_embedded
+from indexer.settings import EmbeddedSettings
+
+reindex.PAGE = 10
+stores = open_embedded(EmbeddedSettings(path=Path(sys.argv[1])), 8)
+
+
+def kill(copied: int) -> None:
+    if copied >= 20:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+reindex_embedded(stores, on_page=kill)
+"""
+
+
+@pytest.mark.parametrize("backend_kind", ["embedded"])
+def test_a_reindex_killed_mid_copy_serves_on_and_resumes(stores: Stores) -> None:
+    source = _source(40)
+    _sync(stores, source)
+    before = doc_ids(stores, "wiki")
+    assert isinstance(stores.index, EmbeddedIndex)
+    path = stores.index.db.path
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_COPY, str(path)], cwd=REPO, timeout=120, check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+
+    marker = reindex_status(stores)
+    assert marker is not None and marker.phase == "copying"
+    assert found(stores, "wiki") == before  # the old file serves on
+    # Writers keep working, and write to both files while the re-index waits.
+    _change(source)
+    assert _sync(stores, source).status == "succeeded"
+    assert _sync(stores, source, "prune").status == "succeeded"
+
+    report = _reindex(stores, None, resume=True)
+
+    assert report.skipped >= 20 and report.repaired == 0
+    assert reindex_status(stores) is None and not Path(marker.target).exists()
+    _assert_changed(stores, before)
+
+
+class _Interrupted(BaseException):
+    pass
+
+
+def test_an_aborted_reindex_leaves_the_serving_index_as_it_was(stores: Stores) -> None:
+    source = _source(40)
+    _sync(stores, source)
+    before = doc_ids(stores, "wiki")
+
+    def interrupt(copied: int) -> None:
+        raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        _reindex(stores, interrupt)
+    marker = reindex_status(stores)
+    assert marker is not None
+    with pytest.raises(ReindexError, match="in progress"):
+        _reindex(stores, None)
+    _change(source)
+    assert _sync(stores, source).status == "succeeded"
+
+    assert abort_reindex(stores, wait=timedelta(seconds=20)) == marker
+
+    assert reindex_status(stores) is None
+    if stores.index.name == "embedded":
+        assert not Path(marker.target).exists()
+    else:
+        from indexer.backends.opensearch.aliases import alias_target
+        from indexer.backends.opensearch.index import OpenSearchIndex
+
+        assert isinstance(stores.index, OpenSearchIndex)
+        gw = stores.index.gw
+        assert alias_target(gw, f"{marker.target}-chunks") is None
+        assert not gw.client.indices.exists(index=",".join(marker.target_indices))
+    # The serving index is the one the runs wrote to, and runs go on without the target.
+    stores.index.refresh()
+    assert doc_ids(stores, "wiki") == (before | {f"wiki:d{i}" for i in range(100, 106)})
+    assert "wiki:d11" not in found(stores, "wiki")
+    assert _sync(stores, source, "prune").status == "succeeded"
+    assert "wiki:d14" not in doc_ids(stores, "wiki")
+
+
+@pytest.mark.parametrize("backend_kind", ["embedded"])
+def test_a_writer_that_bypasses_dual_writes_is_repaired_by_the_last_pass(
+    stores: Stores,
+) -> None:
+    before = set(write_docs(stores, "wiki", 30))
+    pages = 0
+
+    def behind_its_back(copied: int) -> None:
+        nonlocal pages
+        pages += 1
+        if pages == 2:  # straight into the serving index, as no writer of the project does
+            write_docs(stores, "wiki", 1, start=1, tag="edited")
+            stores.index.delete_documents(["wiki:d2"])
+
+    report = _reindex(stores, behind_its_back)
+
+    # The deletion is seen by the copy's own sweep; the edit of a copied page only by the last pass.
+    assert report.repaired == 1 and report.removed == 1
+    assert found(stores, "edited") == {"wiki:d1"}
+    assert doc_ids(stores, "wiki") == before - {"wiki:d2"}
+
+
+@pytest.mark.parametrize("backend_kind", ["embedded"])
+def test_a_new_model_embeds_what_runs_write_during_the_copy(stores: Stores) -> None:
+    source = _source(12)
+    _sync(stores, source)
     model = HashEmbedder(dimension=16)
-    report = _reindex(stores, None, embedder=model)
-    assert report.documents == 12
+    pages = 0
+
+    def sync_meanwhile(copied: int) -> None:
+        nonlocal pages
+        pages += 1
+        if pages == 1:
+            source.docs["d100"] = Doc(scope="a", body="fresh wiki", acl=frozenset({ALICE}))
+            _run_in_thread(lambda: _sync(stores, source))
+
+    report = _reindex(stores, sync_meanwhile, embedder=model)
+    assert report.documents == 13 and report.repaired == 0
     stores.close()
     from indexer.backends.embedded import open_embedded
     from indexer.settings import EmbeddedSettings
 
-    path = Path(report.new)
-    reopened = open_embedded(EmbeddedSettings(path=path), 16)
+    reopened = open_embedded(EmbeddedSettings(path=Path(report.new)), 16)
     try:
-        query = model.embed_documents(["Document d4 > Space > Parent\n\nledger wiki number4 v1"])[0]
-        hits = reopened.index.vector_search(query, frozenset({ALICE}), SearchFilters(), 1)
-        assert [hit.doc_id for hit in hits] == ["wiki:d4"]
+        # Both the copied documents and the one the run wrote carry the new model's vectors.
+        for write in reader_for(reopened.index).export(["wiki:d3", "wiki:d100"]):
+            texts = [embed_text(write, chunk.text) for chunk in write.chunks]
+            stored = [x for chunk in write.chunks for x in chunk.vector]
+            expected = [x for vector in model.embed_documents(texts) for x in vector]
+            assert stored == pytest.approx(expected, abs=1e-6)
     finally:
         reopened.close()
