@@ -94,6 +94,9 @@ def test_a_space_permissions_run_leaves_the_other_spaces_documents_as_they_were(
     deep = next(c.id for c in site.state.contents.values() if c.title == "Deep design")
     site.restrict(salaries, users=[site.names["alice"]])  # HR's change: waits for HR's run
     site.restrict(deep, users=[site.names["alice"]])
+    runbook = next(c.id for c in site.state.contents.values() if c.title == "Runbook")
+    assert found(stores, "pulsar", "bob@acme.com") == {"Runbook"}
+    site.trash(runbook)  # unlisted: nobody until the next incremental run deletes it
     touched = spaces_touched(site)
 
     run_scope(site, stores, eng, RunType.permissions)
@@ -105,6 +108,7 @@ def test_a_space_permissions_run_leaves_the_other_spaces_documents_as_they_were(
     assert found(stores, "tundra", "carol@acme.com") == {"Salaries"}
     assert found(stores, "nebula", "bob@acme.com") == set()
     assert found(stores, "nebula", "alice@acme.com") == {"Deep design"}
+    assert found(stores, "pulsar", "bob@acme.com") == set()
 
 
 def test_a_page_moved_to_another_space_leaves_no_copy_after_that_spaces_run(

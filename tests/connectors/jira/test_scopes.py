@@ -35,14 +35,25 @@ def state(harness: Harness) -> dict[str, tuple[str, str]]:
 
 
 class Requests:
-    """What the connector asked the emulator: every search's JQL, every bulk fetch's issues."""
+    """What the connector asked the emulator: every search's JQL, every bulk fetch's issues,
+    the projects whose scheme and roles it read."""
 
     def __init__(self, jira: JiraEmulator) -> None:
         self.jql: list[str] = []
         self.fetched: list[str] = []
+        self.projects: list[str] = []
         search, bulk = jira.handlers["search/jql"], jira.handlers["issue/bulkfetch"]
         jira.handlers["search/jql"] = self._search(search)
         jira.handlers["issue/bulkfetch"] = self._bulk(bulk)
+        for route in ("permissionscheme", "project/role"):
+            jira.handlers[route] = self._project(jira, jira.handlers[route])
+
+    def _project(self, jira: JiraEmulator, handler: Handler) -> Handler:
+        def record(request: ApiRequest) -> ApiResponse:
+            self.projects.append(request.path.split("/project/", 1)[1].split("/", 1)[0])
+            return handler(request)
+
+        return record
 
     def _search(self, handler: Handler) -> Handler:
         def record(request: ApiRequest) -> ApiResponse:
@@ -74,6 +85,7 @@ def test_the_projects_are_the_scopes_and_a_project_run_fetches_nothing_outside_i
         i for i, issue in jira.state.issues.items() if issue.project_id == site.eng_project
     }
     assert asked.fetched and set(asked.fetched) <= eng_issues
+    assert asked.projects and set(asked.projects) == {site.eng_project}
     assert harness.found("alice@acme.com", "clock skew") == {doc_id(jira, site.login)}
     assert harness.found("carol@acme.com", "duty manager") == set()  # OPS waits for its run
     run_scope(harness, site.ops_project, RunType.incremental)
@@ -88,15 +100,19 @@ def test_a_project_permissions_run_leaves_the_other_projects_documents_as_they_w
     # Neither change moves `updated`: only permissions runs see them.
     jira.state.schemes[site.ops_scheme] = [(BROWSE, "group", site.sales)]
     jira.state.issues[site.login].level = site.leads_level
+    assert harness.who_finds("pricing overhaul") == {"alice"}
+    jira.delete_issue(site.billing)  # unseen by the walk: nobody until pruning removes it
     asked = Requests(jira)
 
     run_scope(harness, site.eng_project, RunType.permissions)
 
     assert asked.jql and all(f"project = {site.eng_project} " in q for q in asked.jql)
+    assert set(asked.projects) == {site.eng_project}
     ops_after = {k: v for k, v in state(harness).items() if k.startswith(f"{site.ops_project}/")}
     assert ops_after == ops_before and len(ops_before) == 1
     assert harness.who_finds("escalation ladder") == {"alice", "bob", "carol", "dave"}
     assert harness.who_finds("login sessions") == {"alice"}
+    assert harness.who_finds("pricing overhaul") == set()
     run_scope(harness, site.ops_project, RunType.permissions)
     assert harness.who_finds("escalation ladder") == {"carol"}
 
