@@ -144,6 +144,7 @@ class ConfluenceConnector(Connector):
         self._titles: dict[str, str | None] = {}
         self._scope: str | None = None  # a space id: this connector covers that space only
         self._written: set[str] = set()  # external ids upserted this run
+        self._unwritten: set[str] = set()  # external ids failed this run
 
     # -- scopes (schedules.scopes.ScopedSource) -------------------------------------------
 
@@ -156,7 +157,7 @@ class ConfluenceConnector(Connector):
         # Its own gateway object: a run binds the gateway's waits to its own stop event.
         scoped._gateway = copy.copy(self._gateway)
         scoped._scope = scope
-        scoped._names, scoped._titles, scoped._written = {}, {}, set()
+        scoped._names, scoped._titles, scoped._written, scoped._unwritten = {}, {}, set(), set()
         scoped.hidden_emails = None
         return scoped
 
@@ -186,7 +187,7 @@ class ConfluenceConnector(Connector):
         reader = LayerReader(self._gateway, self.source_id, self._org)
         self._titles = {}  # breadcrumbs: each ancestor's title read once a run
         self._names = {}  # comment authors' names, read once a run
-        self._written = set()
+        self._written, self._unwritten = set(), set()
         configured = self._configured_spaces()
         spaces = self._in_scope(configured)
         value = checkpoint.value if checkpoint is not None else {}
@@ -411,10 +412,14 @@ class ConfluenceConnector(Connector):
     def _drop_copies(
         self, items: Sequence[Item], spaces: Sequence[Space], context: SyncContext
     ) -> Iterator[ChangeEvent]:
-        """Pages this run wrote anew (moved here): their copies under other spaces go now."""
+        """Pages this run wrote anew (moved here): their copies under other spaces go now.
+        Pages here that failed: those copies' ACLs no longer apply, so nobody."""
         written = [item for item in items if item.external_id in self._written]
         for copy_id in self._copies_elsewhere(written, spaces, context):
             yield DocumentDeleted(source_id=self.source_id, external_id=copy_id)
+        failed = [item for item in items if item.external_id in self._unwritten]
+        for copy_id in self._copies_elsewhere(failed, spaces, context):
+            yield self._permissions_changed(copy_id, NOBODY)
 
     def _configured_spaces(self) -> list[Space]:
         spaces = []
@@ -726,6 +731,7 @@ class ConfluenceConnector(Connector):
         )
 
     def _failed(self, external_id: str, reason: str) -> DocumentFailed:
+        self._unwritten.add(external_id)
         return DocumentFailed(source_id=self.source_id, external_id=external_id, reason=reason)
 
 

@@ -376,6 +376,7 @@ class JiraConnector(Connector):
             bodies.update({issue.id: issue for issue in found})
             missing |= failed
         written: list[str] = []  # issues written here that the index did not hold here
+        unreadable: list[str] = []  # and those whose ACL cannot be read
         for issue in issues:
             external_id = ids[issue.id]
             acl, error, layers = acls[issue.id]
@@ -383,6 +384,8 @@ class JiraConnector(Connector):
             if error is not None:
                 yield self._acl_event(external_id, NOBODY)
                 yield self._failed(external_id, error)
+                if external_id not in held:
+                    unreadable.append(issue.id)
             elif issue.id not in stale:
                 yield self._acl_event(external_id, acl, layers)
             elif body is not None and _project_id(body) not in (None, project.id):
@@ -405,6 +408,10 @@ class JiraConnector(Connector):
         # in the run that writes the new one, whichever scope held it.
         for copy_id in self._copies_elsewhere(project, written, others, context):
             yield DocumentDeleted(source_id=self.source_id, external_id=copy_id)
+        # In this project now, but not written: an older copy keeps an ACL that no longer
+        # applies, so nobody (a failing document keeps nothing of its source's old access).
+        for copy_id in self._copies_elsewhere(project, unreadable, others, context):
+            yield self._acl_event(copy_id, NOBODY)
 
     def _upsert(
         self, issue: Issue, project: Project, acl: Acl, layers: tuple[AclLayer, ...] = ()

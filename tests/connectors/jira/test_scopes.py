@@ -145,6 +145,21 @@ def test_a_moved_issue_leaves_no_copy_under_its_old_project_after_its_new_projec
     ]
 
 
+def test_a_moved_issue_whose_new_acl_cannot_be_read_leaves_its_old_copy_to_nobody(
+    harness: Harness, jira: JiraEmulator, site: Site
+) -> None:
+    synced_by_project(harness)
+    jira.edit_issue(site.runbook, project_id=site.eng_project)
+    jira.state.projects[site.eng_project].scheme_id = 99999  # a scheme the API cannot find
+
+    record = harness.runner(
+        harness.connector().for_scope(site.eng_project), scope=site.eng_project
+    ).run(RunType.incremental)
+
+    assert f"jira:{site.eng_project}/{site.runbook}" in {e.doc_id for e in record.errors}
+    assert harness.who_finds("escalation ladder") == set()  # not under OPS's ACL either
+
+
 class _FormatOne(Connector):
     """The index as a format 1 deployment left it: issues under their bare ids, and a format
     1 checkpoint whose cursors say everything was read."""
