@@ -28,6 +28,7 @@ vector query after a write is timed for both (the old code reloads the whole mat
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import random
 import statistics
@@ -38,7 +39,7 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -246,8 +247,30 @@ def _old_embedded_index(rev: str, path: Path, dimension: int) -> IndexBackend:
     from old_embedded.database import Database as OldDatabase  # type: ignore[import-not-found]
     from old_embedded.index import EmbeddedIndex as OldIndex  # type: ignore[import-not-found]
 
-    index: IndexBackend = OldIndex(OldDatabase(path), dimension)
-    return index
+    index = OldIndex(OldDatabase(path), dimension)
+    if "highlight" in inspect.signature(index.keyword_search).parameters:
+        return cast(IndexBackend, index)
+    return cast(IndexBackend, _MarksInLegs(index))
+
+
+class _MarksInLegs:
+    """An index from before the searcher marked only the returned page: its keyword leg marks
+    the whole pool, as it did then, and the page keeps those marks (``highlights`` adds none)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def keyword_search(self, *args: Any, highlight: bool = True) -> Any:
+        return self.inner.keyword_search(*args)
+
+    def hybrid_candidates(self, *args: Any, highlight: bool = True) -> Any:
+        return self.inner.hybrid_candidates(*args)
+
+    def highlights(self, *args: Any) -> dict[str, list[str]]:
+        return {}
 
 
 def _summary(values: list[float]) -> dict[str, float]:
@@ -271,6 +294,7 @@ def _side_by_side(
             )
     timings: dict[str, list[float]] = {name: [] for name in names}
     results: dict[str, list[list[str]]] = {name: [] for name in names}
+    marks: dict[str, list[dict[str, list[str]]]] = {name: [] for name in names}
     for i, text in enumerate(queries):
         for name in names if i % 2 == 0 else names[::-1]:
             started = time.perf_counter()
@@ -279,6 +303,7 @@ def _side_by_side(
             )
             timings[name].append((time.perf_counter() - started) * 1000.0)
             results[name].append([r.doc_id for r in response.results])
+            marks[name].append({r.chunk_id: r.highlights for r in response.results})
     out: dict[str, dict[str, float]] = {}
     for name in names:
         out[name] = _summary(timings[name])
@@ -286,6 +311,12 @@ def _side_by_side(
     if len(names) == 2:
         same = sum(a == b for a, b in zip(results[names[0]], results[names[1]], strict=True))
         out["same_top10_share"] = {"value": same / len(queries)}
+        # Highlights of the chunks both returned: the page's marks must not change.
+        equal = sum(
+            all(a[chunk] == b[chunk] for chunk in a.keys() & b.keys())
+            for a, b in zip(marks[names[0]], marks[names[1]], strict=True)
+        )
+        out["same_highlights_share"] = {"value": equal / len(queries)}
     return out
 
 
@@ -487,12 +518,16 @@ def main(argv: list[str] | None = None) -> int:
                         per_mode[mode] = measured["new"]
                         old_modes[mode] = measured["old"]
                         per_mode[mode]["same_top10_as_old"] = measured["same_top10_share"]["value"]
+                        per_mode[mode]["same_highlights_as_old"] = measured[
+                            "same_highlights_share"
+                        ]["value"]
                         console.print(
                             f"{label} {mode}: p50 / p95 ms old {measured['old']['p50_ms']:.1f} /"
                             f" {measured['old']['p95_ms']:.1f}, new {measured['new']['p50_ms']:.1f}"
                             f" / {measured['new']['p95_ms']:.1f}, p95 ratio old/new "
                             f"{measured['old']['p95_ms'] / measured['new']['p95_ms']:.2f}, same "
-                            f"top 10 {measured['same_top10_share']['value']:.0%}"
+                            f"top 10 {measured['same_top10_share']['value']:.0%}, same highlights "
+                            f"{measured['same_highlights_share']['value']:.0%}"
                         )
                     row["old_rev"] = args.old_rev
                     row["old_modes"] = old_modes

@@ -66,9 +66,19 @@ class IndexBackend(Protocol):
         """The fingerprints of those of ``doc_ids`` the index holds, as of the last write."""
 
     def keyword_search(
-        self, query: str, principals: frozenset[str], filters: SearchFilters, k: int
+        self,
+        query: str,
+        principals: frozenset[str],
+        filters: SearchFilters,
+        k: int,
+        *,
+        highlight: bool = True,
     ) -> list[Hit]:
-        """BM25 over title (boosted) and body, ACL-filtered inside the query."""
+        """BM25 over title (boosted) and body, ACL-filtered inside the query.
+
+        ``highlight=False`` leaves ``Hit.highlights`` empty: the searcher ranks a pool of
+        candidates and marks only the page it returns (``highlights``).
+        """
 
     def vector_search(
         self, vector: Sequence[float], principals: frozenset[str], filters: SearchFilters, k: int
@@ -82,8 +92,18 @@ class IndexBackend(Protocol):
         principals: frozenset[str],
         filters: SearchFilters,
         k: int,
+        *,
+        highlight: bool = True,
     ) -> tuple[list[Hit], list[Hit]]:
         """Both legs (keyword, vector) in one round trip where the backend allows it."""
+
+    def highlights(
+        self, query: str, chunk_ids: Sequence[str], principals: frozenset[str]
+    ) -> dict[str, list[str]]:
+        """The keyword leg's highlights of ``chunk_ids`` for ``query``, exactly as
+        ``keyword_search`` would mark them, for the chunks ``principals`` may see (the ACL is in
+        the query again); a chunk the query does not match, or absent, gets no entry or [].
+        """
 
     def get_document_chunks(self, doc_id: str, principals: frozenset[str]) -> list[Hit]:
         """All chunks of one document in order, or [] if absent or not visible to ``principals``."""

@@ -2,7 +2,7 @@
 
 legs (keyword and/or vector, ACL-filtered inside the backend query, then re-checked) -> fusion
 -> collapse to K chunks per document -> optional rerank -> optional recency boost -> page ->
-final ACL check. A new stage is one method here and one line in ``Pipeline.run``.
+final ACL check -> highlights. A new stage is one method here and one line in ``Pipeline.run``.
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ class Pipeline:
         candidates = self._recency(plan, candidates, trace)
         page = self._page(query, candidates, trace)
         final = self._final_check(page, guard, trace)
+        self._highlight(query, final, guard)
         return final, dropped + len(page) - len(final)
 
     def _legs(
@@ -104,13 +105,16 @@ class Pipeline:
             vector = self.embedder.embed_query(query.query)
             trace.add("embed", _ms(self.timer() - t), [], note="query embedding")
         t = self.timer()
+        # The legs rank a pool; only the page that leaves is highlighted (``_highlight``).
         if mode == "keyword":
-            keyword_hits = self.index.keyword_search(query.query, principals, filters, pool)
+            keyword_hits = self.index.keyword_search(
+                query.query, principals, filters, pool, highlight=False
+            )
         elif mode == "vector":
             vector_hits = self.index.vector_search(vector, principals, filters, pool)
         else:
             keyword_hits, vector_hits = self.index.hybrid_candidates(
-                query.query, vector, principals, filters, pool
+                query.query, vector, principals, filters, pool, highlight=False
             )
         legs_ms = _ms(self.timer() - t)
 
@@ -214,6 +218,22 @@ class Pipeline:
         final = guard.check(page, hit_of=lambda c: c.hit, stage="final")
         self._trace(trace, "final_acl_check", t, final, None)
         return final
+
+    def _highlight(self, query: SearchQuery, final: list[Candidate], guard: AclGuard) -> None:
+        """The keyword leg's marks for the returned chunks it found, after the final ACL check,
+        so only text the caller may see is read (the backend applies the ACL again).
+
+        Marking the whole pool cost the OpenSearch backend most of a query (100 chunks
+        highlighted for 10 returned). A chunk only the vector leg found keeps the fallback
+        made from its text (``views``), as before. Not a traced stage: the trace lists the
+        stages that choose chunks.
+        """
+        found = [c for c in final if c.keyword_rank is not None]
+        if not found:
+            return
+        marks = self.index.highlights(query.query, [c.chunk_id for c in found], guard.principals)
+        for cand in found:
+            cand.highlights = marks.get(cand.chunk_id, cand.highlights)
 
     def _trace(
         self,

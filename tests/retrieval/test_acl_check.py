@@ -37,9 +37,16 @@ class LeakyIndex:
         return [h.model_copy(update={"score": top}) for h in self._leak] + hits
 
     def keyword_search(
-        self, query: str, principals: frozenset[str], filters: SearchFilters, k: int
+        self,
+        query: str,
+        principals: frozenset[str],
+        filters: SearchFilters,
+        k: int,
+        *,
+        highlight: bool = True,
     ) -> list[Hit]:
-        return self._with_leak(self.inner.keyword_search(query, principals, filters, k))
+        hits = self.inner.keyword_search(query, principals, filters, k, highlight=highlight)
+        return self._with_leak(hits)
 
     def vector_search(
         self, vector: Sequence[float], principals: frozenset[str], filters: SearchFilters, k: int
@@ -53,8 +60,12 @@ class LeakyIndex:
         principals: frozenset[str],
         filters: SearchFilters,
         k: int,
+        *,
+        highlight: bool = True,
     ) -> tuple[list[Hit], list[Hit]]:
-        keyword, vector_hits = self.inner.hybrid_candidates(query, vector, principals, filters, k)
+        keyword, vector_hits = self.inner.hybrid_candidates(
+            query, vector, principals, filters, k, highlight=highlight
+        )
         return self._with_leak(keyword), self._with_leak(vector_hits)
 
     def get_document_chunks(self, doc_id: str, principals: frozenset[str]) -> list[Hit]:

@@ -20,10 +20,11 @@ from connectors.documents import MetadataValue
 from indexer.backend import IndexUnavailableError
 from indexer.backends.embedded.database import Database
 from indexer.backends.embedded.fts_query import fts_terms
-from indexer.backends.embedded.keyword import rank_chunks
+from indexer.backends.embedded.keyword import TermCounts, rank_chunks, snippets
 from indexer.backends.embedded.rows import (
     HIT_COLUMNS,
     bump_generation,
+    chunk_id,
     hit_from_row,
     permitted_documents_clause,
     permitted_rowids_query,
@@ -78,6 +79,7 @@ class EmbeddedIndex:
         self.db = db
         self.dimension = dimension
         self._vectors = VectorCache(dimension)
+        self._term_counts = TermCounts()
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -356,7 +358,13 @@ class EmbeddedIndex:
         return {row[0]: _fingerprint(row) for row in rows}
 
     def keyword_search(
-        self, query: str, principals: frozenset[str], filters: SearchFilters, k: int
+        self,
+        query: str,
+        principals: frozenset[str],
+        filters: SearchFilters,
+        k: int,
+        *,
+        highlight: bool = True,
     ) -> list[Hit]:
         terms = fts_terms(query)
         if not terms or not principals or k <= 0:
@@ -364,21 +372,44 @@ class EmbeddedIndex:
         clause, params = permitted_documents_clause(principals, filters)
         with self._guard(), self.db.read() as conn:
             ranked = rank_chunks(
-                conn, terms, clause, params, k, (TITLE_WEIGHT, BODY_WEIGHT),
-                _SNIPPET_ARGS,
-            )  # fmt: skip
+                conn, terms, clause, params, k, (TITLE_WEIGHT, BODY_WEIGHT), self._term_counts
+            )
             found = self._hits_for_chunks(
                 conn, [(r.chunk_rowid, -r.rank) for r in ranked], principals, filters
             )
-        by_chunk = {r.chunk_rowid: r for r in ranked}
-        hits = []
-        for rowid, hit in found:
-            body_snippet, title_marked = by_chunk[rowid].snippet, by_chunk[rowid].title
-            highlights = [_marked_html(body_snippet)] if _OPEN in body_snippet else []
-            if not highlights and _OPEN in title_marked:
-                highlights = [_marked_html(title_marked)]
-            hits.append(hit.model_copy(update={"highlights": highlights}))
-        return hits
+            if not highlight:
+                return [hit for _, hit in found]
+            marks = _highlights(snippets(conn, terms, [rowid for rowid, _ in found], _SNIPPET_ARGS))
+        return [hit.model_copy(update={"highlights": marks.get(rowid, [])}) for rowid, hit in found]
+
+    def highlights(
+        self, query: str, chunk_ids: Sequence[str], principals: frozenset[str]
+    ) -> dict[str, list[str]]:
+        terms = fts_terms(query)
+        if not terms or not principals or not chunk_ids:
+            return {}
+        clause, params = permitted_documents_clause(principals, _NO_FILTERS)
+        # Only chunks the caller may see are read: the ACL condition is in the query again.
+        sql = f"""
+            SELECT c.chunk_rowid, d.doc_id, c.chunk_index
+            FROM json_each(?) j
+            JOIN documents d ON d.doc_id = json_extract(j.value, '$[0]')
+            JOIN chunks c
+                ON c.doc_rowid = d.doc_rowid AND c.chunk_index = json_extract(j.value, '$[1]')
+            WHERE {clause}
+        """
+        wanted = []
+        for chunk in chunk_ids:
+            doc_id, _, index = chunk.rpartition("#")
+            if doc_id and index.isdigit():
+                wanted.append([doc_id, int(index)])
+        with self._guard(), self.db.read() as conn:
+            ids = {
+                row[0]: chunk_id(row[1], row[2])
+                for row in conn.execute(sql, (to_json(wanted), *params))
+            }
+            marks = _highlights(snippets(conn, terms, list(ids), _SNIPPET_ARGS))
+        return {ids[rowid]: marked for rowid, marked in marks.items()}
 
     def vector_search(
         self, vector: Sequence[float], principals: frozenset[str], filters: SearchFilters, k: int
@@ -399,11 +430,13 @@ class EmbeddedIndex:
         principals: frozenset[str],
         filters: SearchFilters,
         k: int,
+        *,
+        highlight: bool = True,
     ) -> tuple[list[Hit], list[Hit]]:
         # One read snapshot for both legs, so they rank the same state of the index.
         with self._guard(), self.db.read():
             return (
-                self.keyword_search(query, principals, filters, k),
+                self.keyword_search(query, principals, filters, k, highlight=highlight),
                 self.vector_search(vector, principals, filters, k),
             )
 
@@ -543,6 +576,19 @@ class EmbeddedIndex:
 def _fts_merged(conn: sqlite3.Connection) -> bool:
     row = conn.execute("SELECT value FROM meta WHERE key = 'fts_merged_generation'").fetchone()
     return row is not None and row[0] == str(read_generation(conn))
+
+
+def _highlights(marked: dict[int, tuple[str, str]]) -> dict[int, list[str]]:
+    """The body's snippet if it holds a match, else the title if it does, else nothing."""
+    out: dict[int, list[str]] = {}
+    for rowid, (body, title) in marked.items():
+        if _OPEN in body:
+            out[rowid] = [_marked_html(body)]
+        elif _OPEN in title:
+            out[rowid] = [_marked_html(title)]
+        else:
+            out[rowid] = []
+    return out
 
 
 def _marked_html(marked: str) -> str:

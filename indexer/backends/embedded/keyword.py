@@ -1,34 +1,52 @@
-"""The keyword leg's ranking: FTS5 BM25 top-k among permitted chunks, in the old query's order.
+"""The keyword leg's ranking: FTS5 BM25 top-k among permitted chunks, with exact early termination.
 
-One statement joining the FTS5 match to the ACL tables and computing ``snippet()`` on every
-matching row cost a quarter of a second at 100k chunks: an OR over a SciFact claim matches nine
-chunks in ten, and SQLite evaluated the ACL join and the snippets for every match before
-sorting. Now the first pass ranks by the same ``bm25()`` over the FTS5 table alone, reads the
-best ``fetch`` chunks only and runs the ACL condition on those rows; the second pass computes
-snippets for the k chunks kept. Same scores, same order (up to ties), fewer rows touched.
+FTS5 evaluates ``bm25()`` on every row an OR of the query's terms matches. A SciFact claim holds
+"of", "in", "the": its OR matches nine chunks in ten, and scoring those 90k rows was 95% of the
+leg at 100k chunks (counting the same matches without ``bm25()`` takes a twentieth of the time).
 
-If the fetched rows hold fewer than k permitted chunks and more matches exist, the fetch grows
-by the permitted share seen so far.
+``bm25()`` is a sum over the query's phrases, and each phrase's share is below
+``idf * (k1 + 1)`` whatever the row (``f / (f + x) < 1`` for a positive ``x``). So, with the
+terms split into rare ones ``R`` and common ones ``C`` whose shares add up to at most ``U``, a
+chunk holding no term of ``R`` scores below ``U``. Once k permitted chunks holding a term of ``R``
+score ``U`` or more, they are the top k (MaxScore). FTS5 still computes the scores: the rows
+holding a rare term are ``(R) AND (C)`` plus ``(R) NOT (C)``, and in both every phrase of the
+query is present once, so ``bm25()`` of either is the score of the plain OR — same scores, same
+order (up to ties), over a fraction of the rows.
+
+The threshold comes from the query itself: a first split takes the rarest terms (few rows); the
+k-th permitted score it finds is a lower bound of the final one and decides how many common terms
+can be left out; if the first split already left them out it is the answer, else a second split
+with the proven common set is (its k-th score can only be higher). Anything else — one term, few
+matches, fewer than k permitted chunks holding a rare term — runs the plain OR.
+
+Highlights are not made here: the searcher asks for them for the final page only (``snippets``).
 """
 
 from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from indexer.backends.embedded.fts_query import fts_expression
 
 _FIRST_FETCH_FACTOR = 4
+# FTS5's bm25() constants (fts5_aux.c): k1, and the idf given to a term in half the rows or more.
+_K1 = 1.2
+_IDF_FLOOR = 1e-6
+# Below this many matching rows (summed over the terms) the plain OR is cheap enough; it is also
+# the number of rows the first split aims at.
+SPLIT_ROWS = 5000
+# Scores are compared against a bound: a relative margin for the float sums' rounding.
+_MARGIN = 1e-9
 
 
 @dataclass(frozen=True)
 class Ranked:
     chunk_rowid: int
     rank: float  # FTS5's bm25(): lower is better
-    snippet: str
-    title: str
 
 
 def rank_chunks(
@@ -38,23 +56,125 @@ def rank_chunks(
     acl_params: list[Any],
     k: int,
     weights: tuple[float, float],
-    snippet_args: str,
+    counts: TermCounts,
+    split_rows: int = SPLIT_ROWS,
 ) -> list[Ranked]:
-    """The k best permitted chunks for ``terms``, best first, with snippet and marked title."""
-    expression = fts_expression(terms)
-    chosen = _first_pass(conn, expression, acl_clause, acl_params, k, weights)
-    if not chosen:
+    """The k best permitted chunks for ``terms``, best first (weights must be positive)."""
+
+    def top(expressions: Sequence[str]) -> list[tuple[int, float]]:
+        parts = [_first_pass(conn, e, acl_clause, acl_params, k, weights) for e in expressions]
+        return sorted((row for part in parts for row in part), key=lambda row: row[1])[:k]
+
+    ranked = _split_ranking(counts.of(conn, terms), k, split_rows, top)
+    return [Ranked(rowid, rank) for rowid, rank in ranked]
+
+
+def _split_ranking(
+    stats: tuple[int, dict[str, int]],
+    k: int,
+    split_rows: int,
+    top: Callable[[Sequence[str]], list[tuple[int, float]]],
+) -> list[tuple[int, float]]:
+    rows, hits = stats
+    terms = list(hits)
+    # A term in no row adds nothing to any score. A term in half the rows or more gets FTS5's
+    # floor idf, 1e-6: it moves a score by 2.2e-6 at most, yet its posting list is the longest to
+    # walk (bm25() walks every phrase's list once per statement for its idf) and to decode on
+    # every row. Leaving those out reorders only chunks whose scores tie to within 2.2e-6 per
+    # such term; a query made only of them keeps them.
+    present = [term for term in terms if hits[term] > 0]
+    if not present:
         return []
-    # No bm25() here: FTS5 computes it slowly on a rowid-filtered scan; the first pass has it.
-    marked = {
-        row[0]: (row[1], row[2])
-        for row in conn.execute(
-            f"SELECT rowid, {snippet_args} FROM chunk_text"
-            " WHERE chunk_text MATCH ? AND rowid IN (SELECT value FROM json_each(?))",
-            (expression, "[" + ",".join(str(rowid) for rowid, _ in chosen) + "]"),
-        )
-    }
-    return [Ranked(rowid, rank, *marked[rowid]) for rowid, rank in chosen if rowid in marked]
+    if any(_idf(rows, hits[term]) > _IDF_FLOOR for term in present):
+        present = [term for term in present if _idf(rows, hits[term]) > _IDF_FLOOR]
+    if len(present) == 1 or sum(hits[term] for term in present) <= split_rows:
+        return top([fts_expression(present)])
+    bound = {term: (_K1 + 1.0) * _idf(rows, hits[term]) for term in present}
+    by_bound = sorted(present, key=lambda term: (bound[term], term))
+
+    # First split: the rarest terms, about split_rows rows, are R. Its k-th permitted score is
+    # an exact score, so a lower bound of the final k-th score.
+    rare: list[str] = []
+    seen = 0
+    for term in reversed(by_bound):
+        if rare and seen + hits[term] > split_rows:
+            break
+        rare.append(term)
+        seen += hits[term]
+    first = top(_split_expressions(present, set(rare)))
+    threshold = -first[-1][1] if len(first) == k else 0.0
+
+    # Every common term whose bound still fits under that threshold can be left out.
+    common: set[str] = set()
+    total = 0.0
+    for term in by_bound:
+        total += bound[term]
+        if total * (1.0 + _MARGIN) + _MARGIN >= threshold:
+            break
+        common.add(term)
+    if not common:
+        return top([fts_expression(present)])
+    if common >= set(present) - set(rare):
+        return first
+    # R grows past the first split's (the proven common set is smaller), so its k-th score is
+    # at least the first one: the bound holds without checking again.
+    return top(_split_expressions(present, set(present) - common))
+
+
+def _split_expressions(terms: list[str], rare: set[str]) -> list[str]:
+    """Rows holding a term of ``rare``, with and without a common term: each phrase once."""
+    r = fts_expression([term for term in terms if term in rare])
+    c = fts_expression([term for term in terms if term not in rare])
+    return [f"({r}) AND ({c})", f"({r}) NOT ({c})"]
+
+
+def _idf(rows: int, hits: int) -> float:
+    idf = math.log((rows - hits + 0.5) / (hits + 0.5))
+    return idf if idf > 0.0 else _IDF_FLOOR
+
+
+class TermCounts:
+    """The rows each term matches, kept for one state of the full-text index.
+
+    Counting walks a term's posting list (a few ms for "of" at 100k chunks); the same terms come
+    back query after query. FTS5 rewrites its averages record (row and token counts) and its
+    structure record (the segments) on every change, so the two blobs name the state exactly.
+    """
+
+    def __init__(self, limit: int = 50_000) -> None:
+        self._limit = limit
+        self._state: tuple[bytes, bytes] | None = None
+        self._hits: dict[str, int] = {}
+
+    def of(self, conn: sqlite3.Connection, terms: list[str]) -> tuple[int, dict[str, int]]:
+        """FTS5's row count (what bm25() uses) and the rows each term (a phrase) matches."""
+        averages, structure = conn.execute(
+            "SELECT (SELECT block FROM chunk_text_data WHERE id = 1),"
+            " (SELECT block FROM chunk_text_data WHERE id = 10)"
+        ).fetchone()
+        state = (bytes(averages or b""), bytes(structure or b""))
+        if state != self._state or len(self._hits) > self._limit:
+            self._state, self._hits = state, {}
+        known = self._hits
+        for term in terms:
+            if term not in known:
+                known[term] = conn.execute(
+                    "SELECT count(*) FROM chunk_text WHERE chunk_text MATCH ?",
+                    (fts_expression([term]),),
+                ).fetchone()[0]
+        return _varint(state[0]), {term: known[term] for term in terms}
+
+
+def _varint(blob: bytes) -> int:
+    """SQLite's leading varint: nRow, the first field of FTS5's averages record."""
+    value = 0
+    for i, byte in enumerate(blob[:9]):
+        if i == 8:
+            return (value << 8) | byte
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            break
+    return value
 
 
 def _first_pass(
@@ -65,7 +185,11 @@ def _first_pass(
     k: int,
     weights: tuple[float, float],
 ) -> list[tuple[int, float]]:
-    """(rowid, bm25) of the k best permitted chunks, best first."""
+    """(rowid, bm25) of the k best permitted chunks ``expression`` matches, best first.
+
+    bm25() is ranked over the FTS5 table alone and the ACL condition runs on the fetched rows
+    only: joined into one statement, SQLite evaluated it for every match before sorting.
+    """
     sql = f"""
         WITH top AS (
             SELECT rowid AS id, bm25(chunk_text, {weights[0]}, {weights[1]}) AS r
@@ -86,3 +210,20 @@ def _first_pass(
             return permitted[:k]
         share = max(len(permitted), 1) / max(len(rows), 1)
         fetch = max(4 * fetch, math.ceil(2 * k / share))
+
+
+def snippets(
+    conn: sqlite3.Connection, terms: list[str], rowids: Sequence[int], snippet_args: str
+) -> dict[int, tuple[str, str]]:
+    """(body snippet, marked title) of each of ``rowids`` that ``terms`` match."""
+    if not terms or not rowids:
+        return {}
+    # No bm25() here: FTS5 recomputes its statistics for each rowid of the IN list.
+    return {
+        row[0]: (row[1], row[2])
+        for row in conn.execute(
+            f"SELECT rowid, {snippet_args} FROM chunk_text"
+            " WHERE chunk_text MATCH ? AND rowid IN (SELECT value FROM json_each(?))",
+            (fts_expression(terms), "[" + ",".join(str(rowid) for rowid in rowids) + "]"),
+        )
+    }

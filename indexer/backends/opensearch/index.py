@@ -33,6 +33,8 @@ from indexer.backends.opensearch.mappings import (
 )
 from indexer.backends.opensearch.queries import (
     SOURCE_FIELDS,
+    highlight_body,
+    highlights_of,
     keyword_body,
     keyword_hits,
     metadata_terms,
@@ -355,13 +357,27 @@ class OpenSearchIndex:
         return {fp.doc_id: fp for fp in found}
 
     def keyword_search(
-        self, query: str, principals: frozenset[str], filters: SearchFilters, k: int
+        self,
+        query: str,
+        principals: frozenset[str],
+        filters: SearchFilters,
+        k: int,
+        *,
+        highlight: bool = True,
     ) -> list[Hit]:
         self._ready()
         if not principals or k <= 0 or not query.strip():
             return []
-        body = keyword_body(query, principals, filters, min(k, MAX_K))
+        body = keyword_body(query, principals, filters, min(k, MAX_K), highlight=highlight)
         return keyword_hits(self._search(body))
+
+    def highlights(
+        self, query: str, chunk_ids: Sequence[str], principals: frozenset[str]
+    ) -> dict[str, list[str]]:
+        self._ready()
+        if not principals or not chunk_ids or not query.strip():
+            return {}
+        return highlights_of(self._search(highlight_body(query, chunk_ids, principals)))
 
     def vector_search(
         self, vector: Sequence[float], principals: frozenset[str], filters: SearchFilters, k: int
@@ -379,6 +395,8 @@ class OpenSearchIndex:
         principals: frozenset[str],
         filters: SearchFilters,
         k: int,
+        *,
+        highlight: bool = True,
     ) -> tuple[list[Hit], list[Hit]]:
         self._ready()
         unit = unit_vector(vector, self.dimension)
@@ -391,7 +409,7 @@ class OpenSearchIndex:
         header = {"index": self.names.chunks}
         body = [
             header,
-            keyword_body(query, principals, filters, k),
+            keyword_body(query, principals, filters, k, highlight=highlight),
             header,
             vector_body(unit, principals, filters, k),
         ]

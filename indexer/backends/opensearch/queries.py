@@ -96,14 +96,19 @@ _QUERY_SEPARATORS = str.maketrans({"\x00": " ", ":": " ", "\uff1a": " ", "\ufe55
 
 
 def keyword_body(
-    query: str, principals: frozenset[str], filters: SearchFilters, k: int
+    query: str,
+    principals: frozenset[str],
+    filters: SearchFilters,
+    k: int,
+    *,
+    highlight: bool = True,
 ) -> dict[str, Any]:
     # `match` analyses the text as plain words: user syntax (quotes, AND, field:) is never
     # interpreted, unlike query_string.
     # The standard tokenizer keeps "title:revenue" as one token (a colon joins letters in
     # UAX#29), so a field-like prefix would hide the word; a colon never carries meaning here.
     text = query.translate(_QUERY_SEPARATORS)
-    return {
+    body: dict[str, Any] = {
         "size": k,
         "_source": SOURCE_FIELDS,
         "query": {
@@ -124,18 +129,46 @@ def keyword_body(
                 "filter": permitted_filter(principals, filters),
             }
         },
-        "highlight": {
-            # Documents are untrusted and highlights are HTML: the node escapes the fragment
-            # text (an entity in the source comes back escaped once more), not the tags.
-            "encoder": "html",
-            "pre_tags": ["<em>"],
-            "post_tags": ["</em>"],
-            "fields": {
-                "body": {"fragment_size": HIGHLIGHT_FRAGMENT_CHARS, "number_of_fragments": 3},
-                "title": {"number_of_fragments": 0},
-            },
-        },
     }
+    if highlight:
+        body["highlight"] = HIGHLIGHT
+    return body
+
+
+# Documents are untrusted and highlights are HTML: the node escapes the fragment text (an entity
+# in the source comes back escaped once more), not the tags.
+HIGHLIGHT: dict[str, Any] = {
+    "encoder": "html",
+    "pre_tags": ["<em>"],
+    "post_tags": ["</em>"],
+    "fields": {
+        "body": {"fragment_size": HIGHLIGHT_FRAGMENT_CHARS, "number_of_fragments": 3},
+        "title": {"number_of_fragments": 0},
+    },
+}
+
+
+def highlight_body(
+    query: str, chunk_ids: Sequence[str], principals: frozenset[str]
+) -> dict[str, Any]:
+    """The keyword query restricted to ``chunk_ids``, for their highlights only.
+
+    The unified highlighter marks one document at a time from the query's terms (filters carry
+    none), so a chunk gets the fragments it got in the keyword leg's response.
+    """
+    body = keyword_body(query, principals, SearchFilters(), len(chunk_ids))
+    body["query"]["bool"]["filter"].append({"ids": {"values": list(chunk_ids)}})
+    body["_source"] = False
+    return body
+
+
+def highlights_of(response: dict[str, Any]) -> dict[str, list[str]]:
+    return {raw["_id"]: _fragments(raw) for raw in response["hits"]["hits"]}
+
+
+def _fragments(raw: dict[str, Any]) -> list[str]:
+    marked = raw.get("highlight", {})
+    return list(marked.get("body", [])) or list(marked.get("title", []))
 
 
 def knn_clause(
@@ -207,10 +240,8 @@ def _optional_time(value: str | None) -> datetime | None:
 def keyword_hits(response: dict[str, Any]) -> list[Hit]:
     hits = []
     for raw in response["hits"]["hits"]:
-        marked = raw.get("highlight", {})
-        fragments = list(marked.get("body", [])) or list(marked.get("title", []))
         score = float(raw.get("_score") or 0.0)
-        hits.append(hit_from_source(raw["_id"], raw["_source"], score, fragments))
+        hits.append(hit_from_source(raw["_id"], raw["_source"], score, _fragments(raw)))
     return hits
 
 

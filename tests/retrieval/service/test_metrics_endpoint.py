@@ -30,9 +30,15 @@ class LeakyIndex:
         return getattr(self._index, name)
 
     def keyword_search(
-        self, query: str, principals: frozenset[str], filters: SearchFilters, k: int
+        self,
+        query: str,
+        principals: frozenset[str],
+        filters: SearchFilters,
+        k: int,
+        *,
+        highlight: bool = True,
     ) -> list[Hit]:
-        hits = self._index.keyword_search(query, principals, filters, k)
+        hits = self._index.keyword_search(query, principals, filters, k, highlight=highlight)
         forged = self._index.keyword_search(query, frozenset({"group:wiki:hr"}), filters, 1)
         return [*hits, *forged]
 
