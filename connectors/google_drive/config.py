@@ -46,6 +46,10 @@ class GoogleDriveSettings(SourceSettings):
     # Endpoints are injectable for emulators and private access points; None: Google's.
     drive_endpoint: str | None = None
     directory_endpoint: str | None = None
+    # Where credentials are exchanged for access tokens. None: the key file's ``token_uri``
+    # for a service account, Google's for OAuth user credentials (google-auth ignores the
+    # ``token_uri`` of an authorized-user file).
+    token_endpoint: str | None = None
     include_shared_drives: bool = True
     include_my_drives: bool = True
     max_file_bytes: int = Field(default=20_000_000, ge=1)

@@ -17,13 +17,14 @@ from typing import Any
 
 import google_auth_httplib2
 import httplib2
+from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import Credentials
 from google.oauth2 import credentials as user_credentials
 from google.oauth2 import service_account
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
-from connectors.errors import ConnectorConfigError, RetryableError
+from connectors.errors import ConnectorConfigError, RetryableError, SourceUnavailableError
 from connectors.gateway import (
     DRIVE_RATE_LIMIT_REASONS,
     GatewayRetryPolicy,
@@ -80,6 +81,8 @@ def credentials_factory(settings: GoogleDriveSettings, scopes: tuple[str, ...]) 
         try:
             info = json.loads(auth.key.get_secret_value())
             base = service_account.Credentials.from_service_account_info(info, scopes=scopes)
+            if settings.token_endpoint:
+                base = base.with_token_uri(settings.token_endpoint)
         except (ValueError, KeyError) as exc:
             reason = type(exc).__name__
             raise ConnectorConfigError(f"unusable service account key: {reason}") from None
@@ -92,6 +95,8 @@ def credentials_factory(settings: GoogleDriveSettings, scopes: tuple[str, ...]) 
         user = user_credentials.Credentials.from_authorized_user_info(
             json.loads(auth.token.get_secret_value()), scopes=list(scopes)
         )
+        if settings.token_endpoint:
+            user = user.with_token_uri(settings.token_endpoint)
     except (ValueError, KeyError) as exc:
         raise ConnectorConfigError(f"unusable OAuth user token: {type(exc).__name__}") from None
     allowed = auth.user_email
@@ -146,6 +151,19 @@ def execute(policy: GatewayRetryPolicy, request: Any, http: Any, what: str) -> A
         except HttpError as exc:
             raise_mapped(exc, what)
             return NotFound(what)
+        except auth_exceptions.RefreshError as exc:
+            # The token endpoint refused the key (deleted, disabled, delegation revoked): a
+            # credential refused. Only the OAuth error code is kept; the rest is not needed.
+            code = _oauth_error_code(exc)
+            if exc.retryable:  # the endpoint's own 5xx or 429, after google-auth's retries
+                raise RetryableError(f"{what}: token endpoint busy ({code})") from None
+            raise SourceUnavailableError(
+                f"{what}: token endpoint refused the credential ({code}), credential refused"
+            ) from None
+        except auth_exceptions.TransportError as exc:
+            raise RetryableError(
+                f"{what}: token endpoint unreachable: {type(exc).__name__}"
+            ) from None
         except (OSError, httplib2.HttpLib2Error) as exc:
             transport = error_for_transport(exc, what=what)
             if transport is not None:
@@ -158,6 +176,12 @@ def execute(policy: GatewayRetryPolicy, request: Any, http: Any, what: str) -> A
         return answer
 
     return policy.call(once)
+
+
+def _oauth_error_code(exc: auth_exceptions.RefreshError) -> str:
+    details = exc.args[1] if len(exc.args) > 1 else None
+    code = details.get("error") if isinstance(details, dict) else None
+    return str(code) if isinstance(code, str) and code.isidentifier() else "refused"
 
 
 def raise_mapped(exc: HttpError, what: str) -> None:

@@ -2,9 +2,10 @@
 
 Answers as the Directory API does (https://developers.google.com/admin-sdk/directory/reference/rest),
 checked against the ``admin.directory_v1.json`` discovery document google-api-python-client
-ships. Only the delegated administrator (``Bearer emu:<admin>``, see ``google_drive``) may read
-it; ``customer=my_customer`` covers every domain of the tenant; members are ``USER``, ``GROUP``
-(a nested group, never expanded here) or ``CUSTOMER`` (everyone in the tenant).
+ships. Only the delegated administrator (``Bearer emu:<admin>``, see ``google_drive``, or a token
+the token endpoint emulator issued for the admin) may read it; ``customer=my_customer`` covers
+every domain of the tenant; members are ``USER``, ``GROUP`` (a nested group, never expanded
+here) or ``CUSTOMER`` (everyone in the tenant).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 
 from tests.emulators.base import ApiRequest, ApiResponse, Emulator, Handler
 from tests.emulators.discovery import DiscoveryDocument
-from tests.emulators.google_drive import google_error, unauthenticated
+from tests.emulators.google_drive import google_error, subject_of, unauthenticated
+from tests.emulators.google_oauth import TokenBook
 
 CUSTOMER_ID = "C01emulated"
 
@@ -45,9 +47,11 @@ class DirectoryEmulator(Emulator):
         seed: int = 0,
         admin: str = "admin@acme.com",
         users: tuple[str, ...] = ("alice@acme.com", "bob@acme.com", "carol@acme.com"),
+        tokens: TokenBook | None = None,
     ) -> None:
         self._admin = admin
         self._users = users
+        self.tokens = tokens
         super().__init__(seed=seed)
 
     def seed_state(self, rng: random.Random) -> DirectoryState:
@@ -67,7 +71,7 @@ class DirectoryEmulator(Emulator):
         return self.document.route_of(method, path)
 
     def token_known(self, token: str) -> bool:
-        return token == f"emu:{self.state.admin}"
+        return subject_of(token, self.tokens) == self.state.admin
 
     def fault_response(
         self, request: ApiRequest, status: int, retry_after: str | None

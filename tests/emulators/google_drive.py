@@ -4,7 +4,8 @@ Answers as Drive does (https://developers.google.com/workspace/drive/api/referen
 checked against the ``drive.v3.json`` discovery document google-api-python-client ships:
 
 - Callers are impersonated users: ``Authorization: Bearer emu:<email>`` (see
-  ``EmulatorCredentials``), so the connector's domain-wide delegation is exercised as such.
+  ``EmulatorCredentials``), so the connector's domain-wide delegation is exercised as such, or
+  the bearer of an access token the token endpoint emulator issued for a user (``tokens``).
 - Changes: one feed per shared drive and per user; page tokens are positions in the change
   log; a feed lists the latest change of each file; a token older than ``expire_page_tokens``
   is refused with 400. A sharing change on a folder records a change of the folder only, as
@@ -37,6 +38,7 @@ from google.auth.credentials import Credentials
 
 from tests.emulators.base import ApiRequest, ApiResponse, Emulator, Handler
 from tests.emulators.discovery import MEDIA, DiscoveryDocument
+from tests.emulators.google_oauth import TokenBook
 
 FOLDER = "application/vnd.google-apps.folder"
 SHORTCUT = "application/vnd.google-apps.shortcut"
@@ -60,6 +62,13 @@ class EmulatorCredentials(Credentials):
 
 def credentials_for(subject: str) -> Credentials:
     return EmulatorCredentials(subject)
+
+
+def subject_of(token: str, tokens: TokenBook | None) -> str | None:
+    """The user a bearer token stands for: ``emu:<email>``, or one the token endpoint issued."""
+    if token.startswith("emu:"):
+        return token[4:]
+    return tokens.subject(token) if tokens is not None else None
 
 
 @dataclass
@@ -169,9 +178,11 @@ class DriveEmulator(Emulator):
         seed: int = 0,
         admin: str = "admin@acme.com",
         users: tuple[str, ...] = ("alice@acme.com", "bob@acme.com", "carol@acme.com"),
+        tokens: TokenBook | None = None,
     ) -> None:
         self._admin = admin
         self._users = users
+        self.tokens = tokens
         super().__init__(seed=seed)
 
     def seed_state(self, rng: random.Random) -> DriveState:
@@ -194,7 +205,7 @@ class DriveEmulator(Emulator):
         return self.document.route_of(method, path)
 
     def token_known(self, token: str) -> bool:
-        return token.startswith("emu:") and token[4:] in self.state.users
+        return subject_of(token, self.tokens) in self.state.users
 
     def spec_response_key(self, request: ApiRequest, response: ApiResponse) -> str | None:
         if response.raw is not None and response.status == 200:
@@ -499,7 +510,7 @@ class DriveEmulator(Emulator):
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not self.check_token(token.strip()):
             return None
-        return token.strip()[4:]
+        return subject_of(token.strip(), self.tokens)
 
     def drives_list(self, request: ApiRequest) -> ApiResponse:
         caller = self._caller(request)
