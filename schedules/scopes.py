@@ -19,7 +19,11 @@ class ScopedSource(Protocol):
         """The scopes a run can be split into, in a stable order."""
 
     def for_scope(self, scope: str) -> Connector:
-        """A connector of the same source id whose every stream covers ``scope`` only."""
+        """A connector of the same source id whose every stream covers ``scope`` only.
+
+        Also asked for scopes no longer offered whose documents are still indexed (see
+        ``schedules.work.plan``): its listing then ends complete and empty, and its permissions
+        admit nobody, when the source says the scope is gone; ``ScopeFailed`` when it cannot tell."""
 
 
 # Directory runs replace the whole source's memberships at once: they are not split.

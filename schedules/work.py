@@ -13,6 +13,7 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connectors.contract import Connector
 from indexer.operations.pause import describe_pause, paused_control
 from indexer.operations.retention import apply_retention
 from indexer.run_types import RunType
@@ -46,10 +47,26 @@ def plan(runtime: Runtime, source_id: str, run_type: RunType) -> list[WorkItem]:
     if paused is not None:
         log.info("skipped: %s", describe_pause(paused), extra={"source": source_id})
         return []
-    return [
-        WorkItem(source_id=source_id, scope=scope, run_type=run_type)
-        for scope in scopes_of(connector, run_type)
-    ]
+    scopes = scopes_of(connector, run_type)
+    if scopes != [""] and run_type in _DECIDES_WHAT_STAYS:
+        scopes += _vanished_scopes(runtime, connector, set(scopes))
+    return [WorkItem(source_id=source_id, scope=scope, run_type=run_type) for scope in scopes]
+
+
+# A scope gone from the source (a deleted channel, a drive the account lost) is no longer
+# offered, yet its documents are still indexed and visible: these run types plan it too, and its
+# scope run (the connector's for_scope of a scope it no longer has) removes or hides them.
+# Incremental runs skip the scan of the index this needs.
+_DECIDES_WHAT_STAYS = frozenset({RunType.full, RunType.prune, RunType.permissions})
+
+
+def _vanished_scopes(runtime: Runtime, connector: Connector, offered: set[str]) -> list[str]:
+    runtime.stores.index.refresh()
+    held = {
+        connector.scope_of(fingerprint.external_id)
+        for fingerprint in runtime.stores.index.iter_fingerprints(connector.source_id)
+    }
+    return sorted(held - offered - {""})
 
 
 def execute(

@@ -57,18 +57,25 @@ class ScopedSyntheticConnector(Connector):
     def __init__(self, settings: ScopedSyntheticSettings, scopes: list[str] | None = None) -> None:
         self.settings = settings
         self.source_id = settings.id
-        self.all_scopes = [scope_name(i) for i in range(settings.scopes)]
-        self.active = scopes if scopes is not None else self.all_scopes
+        self._only = scopes
         self.readers = frozenset({f"group:{settings.id}:readers"})
 
     # -- scopes as units of work (schedules.scopes.ScopedSource) ------------------------------
+
+    @property
+    def all_scopes(self) -> list[str]:
+        return [scope_name(i) for i in range(self.settings.scopes)]
+
+    @property
+    def active(self) -> list[str]:
+        # A scope asked for by name but gone from the source (fewer scopes now) holds nothing.
+        only = self.all_scopes if self._only is None else self._only
+        return [scope for scope in only if scope in self.all_scopes]
 
     def work_scopes(self) -> list[str]:
         return list(self.all_scopes)
 
     def for_scope(self, scope: str) -> ScopedSyntheticConnector:
-        if scope not in self.all_scopes:
-            raise ValueError(f"{self.source_id} has no scope {scope!r}")
         return ScopedSyntheticConnector(self.settings, [scope])
 
     def scope_of(self, external: str) -> str:

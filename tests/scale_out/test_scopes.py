@@ -15,7 +15,7 @@ from indexer.run_types import RunType
 from indexer.settings import ChunkingSettings, IndexSettings
 from schedules.commands import Runtime
 from schedules.jobs import SyncScheduler
-from schedules.work import WorkItem, execute
+from schedules.work import WorkItem, execute, plan
 from tests.scale_out.scoped_source import ScopedSyntheticConnector, ScopedSyntheticSettings
 
 
@@ -73,3 +73,20 @@ def test_a_request_delivered_twice_runs_once(runtime: Runtime) -> None:
     assert again is None
     runs = runtime.stores.state.recent_runs("alpha", limit=50)
     assert [r.request_id for r in runs] == [item.request_id]
+
+
+def test_a_scope_gone_from_the_source_is_planned_until_its_documents_are_gone(
+    runtime: Runtime, source: ScopedSyntheticConnector
+) -> None:
+    """A deleted channel or a drive the account lost is no longer offered by the source, yet
+    its documents are indexed: the runs that decide what the index keeps still plan it, so its
+    scope run removes them; incremental runs plan only what the source offers."""
+    SyncScheduler(runtime).run_once("alpha", RunType.incremental)
+    source.settings = source.settings.model_copy(update={"scopes": 2})  # s02 is gone
+    assert [i.scope for i in plan(runtime, "alpha", RunType.incremental)] == ["s00", "s01"]
+    assert [i.scope for i in plan(runtime, "alpha", RunType.full)] == ["s00", "s01", "s02"]
+
+    SyncScheduler(runtime).run_once("alpha", RunType.full)
+
+    assert indexed(runtime) == [f"s0{s}/doc-{n:06d}" for s in (0, 1) for n in range(6)]
+    assert [i.scope for i in plan(runtime, "alpha", RunType.full)] == ["s00", "s01"]
