@@ -46,7 +46,8 @@ from indexer.operations.reindex_marker import ReindexMarker, marker_store_for
 from indexer.records import DocFingerprint, DocumentWrite
 from indexer.state_store import LeaseHeldError, StateStore
 
-PAGE = 100
+PAGE = 100  # documents exported and written at a time
+COMPARE_PAGE = 500  # fingerprints compared at a time (no text or vectors read)
 # Times a page is copied again because dual writes kept overtaking it; the last pass takes the rest.
 RECHECKS = 3
 # How long a re-index waits for the runs that hold leases (at the start, and for the swap).
@@ -140,7 +141,7 @@ class Copier:
         self.old.refresh()
         self.new.refresh()
         for source_id in sorted(self.old.stats().sources):
-            for page in _pages(self.old.iter_fingerprints(source_id), PAGE):
+            for page in _pages(self.old.iter_fingerprints(source_id), COMPARE_PAGE):
                 held = self.new.fingerprints_of([fp.doc_id for fp in page])
                 stale = [fp.doc_id for fp in page if _key(held.get(fp.doc_id)) != _key(fp)]
                 if last:
@@ -148,17 +149,16 @@ class Copier:
                     self.repaired += len(stale)
                 else:
                     self.skipped += len(page) - len(stale)
-                if stale:
-                    self._copy(stale)
-                if self.on_page is not None:
-                    self.on_page(self.copied + self.skipped)
-                if tick is not None:
-                    tick()
+                for start in range(0, len(stale), PAGE):
+                    self._copy(stale[start : start + PAGE])
+                    self._progress(tick)
+                if not stale:
+                    self._progress(tick)
         # Documents the target holds and the serving index no longer does.
         self.new.refresh()
         extra: list[str] = []
         for source_id in sorted(self.new.stats().sources):
-            for page in _pages(self.new.iter_fingerprints(source_id), PAGE):
+            for page in _pages(self.new.iter_fingerprints(source_id), COMPARE_PAGE):
                 present = self.old.fingerprints_of([fp.doc_id for fp in page])
                 extra.extend(fp.doc_id for fp in page if fp.doc_id not in present)
         for start in range(0, len(extra), PAGE):
@@ -166,6 +166,12 @@ class Copier:
         if last:
             self.repaired += len(extra)
         self.new.refresh()
+
+    def _progress(self, tick: Callable[[], None] | None) -> None:
+        if self.on_page is not None:
+            self.on_page(self.copied + self.skipped)
+        if tick is not None:
+            tick()
 
     def _copy(self, doc_ids: Sequence[str]) -> None:
         pending = list(doc_ids)

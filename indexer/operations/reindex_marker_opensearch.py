@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from opensearchpy.exceptions import NotFoundError
-
 from indexer.backends.opensearch.aliases import ensure_plain_index
 from indexer.backends.opensearch.client import Gateway
 from indexer.operations.reindex_marker import ReindexMarker
@@ -24,9 +22,9 @@ class OpenSearchMarkerStore:
 
     def get(self) -> ReindexMarker | None:
         # Never creates the index: every write of every run reads this, most with no re-index.
-        try:
-            doc = self.gw.call(self.gw.client.get, index=self.index, id=_ID)
-        except NotFoundError:
+        # A 404 (no index, or no marker) is the usual answer, not worth a warning each time.
+        doc = self.gw.call(self.gw.client.get, index=self.index, id=_ID, ignore=404)
+        if not doc.get("found"):
             return None
         return ReindexMarker.model_validate(doc["_source"]["marker"])
 
@@ -41,7 +39,4 @@ class OpenSearchMarkerStore:
         )
 
     def clear(self) -> None:
-        try:
-            self.gw.call(self.gw.client.delete, index=self.index, id=_ID, refresh=True)
-        except NotFoundError:
-            return
+        self.gw.call(self.gw.client.delete, index=self.index, id=_ID, refresh=True, ignore=404)

@@ -152,7 +152,15 @@ def reindex_opensearch(
     ) as held:
         waited += time.monotonic() - started
         markers.put(marker.model_copy(update={"phase": "swapping"}))
-        copier.verify(tick=lambda: held.renew(clock()))
+        renewed = [time.monotonic()]
+
+        def renew() -> None:
+            # Well inside the TTL, without a lease write per page.
+            if time.monotonic() - renewed[0] > lease_ttl.total_seconds() / 4:
+                held.renew(clock())
+                renewed[0] = time.monotonic()
+
+        copier.verify(tick=renew)
         new_index.refresh()
         report = copier.report(",".join(marker.serving_indices), ",".join(marker.target_indices))
         old_chunks, old_docs = marker.serving_indices
