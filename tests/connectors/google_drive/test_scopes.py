@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from indexer.runner import RunType
 from indexer.state_store import RunRecord
 from tests.connectors.google_drive.workspace import (
@@ -186,3 +188,21 @@ def test_each_owners_scope_run_carries_a_folder_share_to_the_files_it_owns_below
     every_scope(ws, RunType.incremental)
     assert ws.found("zebra", CAROL) == set()
     assert ws.found("zebra", BOB) == {"Alice's part", "Bob's part"}
+
+
+def test_the_run_of_a_deleted_drive_deletes_its_files_and_only_them(workspace: Workspace) -> None:
+    ws, drive = workspace, workspace.drive
+    eng, finance = two_drives(ws)
+    drive.add_file("Memo", "zebra memo", drive=eng)
+    drive.add_file("Ledger", "zebra ledger", drive=finance)
+    every_scope(ws, RunType.incremental)
+    assert ws.found("zebra", CAROL) == {"Ledger"}
+
+    drive.remove_drive(finance)
+    assert f"drive/{finance}" not in ws.connector().work_scopes()
+    scoped_run(ws, f"drive/{finance}", RunType.incremental)
+
+    assert ws.found("zebra", CAROL) == set()
+    assert ws.found("zebra", ALICE) == {"Memo"}
+    with pytest.raises(ValueError):
+        ws.connector().for_scope("space/ENG")
