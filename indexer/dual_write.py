@@ -157,11 +157,15 @@ def open_target(marker: ReindexMarker, serving: IndexBackend) -> Target:
     return Target(marker, index, embedder, owned=False)
 
 
-def _targets_of(serving: IndexBackend) -> _Targets:
+def _targets_of(serving: IndexBackend, *, create: bool) -> _Targets | None:
+    """The targets opened for ``serving``, shared by every writer of that index object."""
     with _TARGETS_LOCK:
-        targets = _TARGETS.get(serving)
-        if targets is None:
-            targets = _TARGETS[serving] = _Targets()
+        try:
+            targets = _TARGETS.get(serving)
+            if targets is None and create:
+                targets = _TARGETS[serving] = _Targets()
+        except TypeError:  # an index object that cannot be a weak key: nothing shared
+            targets = _Targets() if create else None
         return targets
 
 
@@ -173,11 +177,16 @@ class DualWriteIndex:
         self.name = serving.name
         self.dimension = serving.dimension
         self._markers: MarkerStore = marker_store_for(state)
-        self._targets = _targets_of(serving)
+        self._targets: _Targets | None = None
 
     def target(self) -> Target | None:
         """The target to mirror to, read from the marker now (every write asks again)."""
-        return self._targets.get(self._markers.get(), self.serving)
+        marker = self._markers.get()
+        if self._targets is None:
+            self._targets = _targets_of(self.serving, create=marker is not None)
+            if self._targets is None:
+                return None
+        return self._targets.get(marker, self.serving)
 
     # -- writes -----------------------------------------------------------------------------
 

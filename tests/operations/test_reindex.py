@@ -434,3 +434,43 @@ def test_a_new_model_embeds_what_runs_write_during_the_copy(stores: Stores) -> N
             assert stored == pytest.approx(expected, abs=1e-6)
     finally:
         reopened.close()
+
+
+def test_the_cli_resumes_or_aborts_the_reindex_in_progress(tmp_path: Path) -> None:
+    from indexer.backends.embedded import open_embedded
+    from indexer.operations.reindex_embedded import reindex_embedded
+    from indexer.settings import EmbeddedSettings
+    from tests.cli.workspace import FOLDER_CONFIG, run_cli
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / ".permindex-acl.yaml").write_text("allow: [org]\n")
+    for name in ("runbook", "roadmap", "invoice"):
+        (docs / f"{name}.md").write_text(f"# {name.title()}\n\nThe {name} of the team.\n")
+    (tmp_path / "permindex.yaml").write_text(FOLDER_CONFIG)
+    assert run_cli(tmp_path, "sync", "docs", "--quiet").exit_code == 0
+
+    def interrupted() -> None:
+        stores = open_embedded(EmbeddedSettings(path=tmp_path / "index.sqlite"), 32)
+
+        def interrupt(copied: int) -> None:
+            raise _Interrupted
+
+        try:
+            with pytest.raises(_Interrupted):
+                reindex_embedded(stores, on_page=interrupt)
+        finally:
+            stores.close()
+
+    interrupted()
+    refused = run_cli(tmp_path, "reindex", "--yes", columns=300)
+    assert refused.exit_code == 1 and "--resume" in refused.output, refused.output
+    resumed = run_cli(tmp_path, "reindex", "--resume", "--yes", columns=300)
+    assert resumed.exit_code == 0 and "re-indexed 3 documents" in resumed.output, resumed.output
+
+    interrupted()
+    aborted = run_cli(tmp_path, "reindex", "--abort", columns=300)
+    assert aborted.exit_code == 0 and "aborted the re-index" in aborted.output, aborted.output
+    assert not (tmp_path / "index.sqlite.reindex").exists()
+    again = run_cli(tmp_path, "reindex", "--abort", columns=300)
+    assert "no re-index is in progress" in again.output
