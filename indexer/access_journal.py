@@ -205,8 +205,11 @@ def acl_changes(
         before = held.get(doc_id)
         if before == after:
             continue
+        # Built from values this module produced: validating them again would double the
+        # journal's cost on a run that changes every ACL.
         entries.append(
-            AclChange(
+            AclChange.model_construct(
+                entry_id=_entry_id(),
                 at=at,
                 run_id=run_id,
                 run_type=run_type,

@@ -88,6 +88,17 @@ class EmbeddedAccessJournal:
             return
         self._ensure()
         horizon = self._prune.due(entries)
+        # Without its own fsync: the entries go to the write-ahead log ahead of the index write
+        # they describe, which commits with synchronous=FULL and so makes both durable. The log
+        # recovers a prefix of its commits, so an index write never survives without its entries.
+        own = self.db.connection()
+        own.execute("PRAGMA synchronous = NORMAL")
+        try:
+            self._insert(entries, horizon)
+        finally:
+            own.execute("PRAGMA synchronous = FULL")
+
+    def _insert(self, entries: Sequence[JournalEntry], horizon: datetime | None) -> None:
         with self.db.write() as conn:
             conn.executemany(
                 "INSERT OR IGNORE INTO access_journal"

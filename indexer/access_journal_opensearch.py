@@ -71,22 +71,23 @@ class OpenSearchAccessJournal:
         self.index = f"{names.prefix}-access-journal"
         self.keep = keep
         self._ready = False
+        self._covered = False
         self._prune = PruneClock()
 
     def _ensure(self) -> None:
         if self._ready:
             return
-        if not self.gw.call(self.gw.client.indices.exists, index=self.index):
-            if create_index(self.gw, self.index, _BODY) and self._index_was_empty():
-                # Nothing was indexed or synced before the journal: it knows every change.
-                self.gw.call(
-                    self.gw.client.index,
-                    index=self.index,
-                    id=_META_ID,
-                    body={"kind": "meta", "covers_from_ms": 0},
-                    op_type="create",
-                    ignore=[409],
-                )
+        exists = self.gw.call(self.gw.client.indices.exists, index=self.index)
+        if not exists and create_index(self.gw, self.index, _BODY) and self._index_was_empty():
+            # Nothing was indexed or synced before the journal: it knows every change.
+            self.gw.call(
+                self.gw.client.index,
+                index=self.index,
+                id=_META_ID,
+                body={"kind": "meta", "covers_from_ms": 0},
+                op_type="create",
+                ignore=[409],
+            )
         self._ready = True
 
     def _index_was_empty(self) -> bool:
@@ -121,15 +122,18 @@ class OpenSearchAccessJournal:
         failures = run_bulk(self.gw, plan)
         if failures:
             raise AccessJournalError(f"journal writes refused: {list(failures.items())[:3]}")
-        first = min(_ms(e.at) for e in entries)
-        self.gw.call(
-            self.gw.client.index,
-            index=self.index,
-            id=_META_ID,
-            body={"kind": "meta", "covers_from_ms": first},
-            op_type="create",
-            ignore=[409],
-        )
+        if not self._covered:
+            # Once per process: an existing record (an earlier entry) is kept as it is.
+            first = min(_ms(e.at) for e in entries)
+            self.gw.call(
+                self.gw.client.index,
+                index=self.index,
+                id=_META_ID,
+                body={"kind": "meta", "covers_from_ms": first},
+                op_type="create",
+                ignore=[409],
+            )
+            self._covered = True
         horizon = self._prune.due(entries)
         if horizon is not None:
             self.prune(horizon - self.keep)

@@ -185,27 +185,20 @@ def print_diff(out: Console, answer: AccessDiff) -> None:
         out.print(Text(f"principals gained: {', '.join(answer.principals_gained)}"))
     if answer.items:
         last = answer.offset + len(answer.items)
-        table = Table(
-            title=f"documents {answer.offset + 1}-{last} of {answer.total}", title_justify="left"
+        out.print(Text(f"documents {answer.offset + 1}-{last} of {answer.total}"))
+    for item in answer.items:
+        change = (
+            Text("VISIBLE ", style="bold green")
+            if item.change == "visible"
+            else Text("HIDDEN  ", style="bold red")
         )
-        table.add_column("change")
-        table.add_column("document")
-        table.add_column("held then / now")
-        table.add_column("because")
-        for item in answer.items:
-            change = (
-                Text("VISIBLE", style="bold green")
-                if item.change == "visible"
-                else Text("HIDDEN (deleted)" if item.deleted else "HIDDEN", style="bold red")
-            )
-            held = f"{', '.join(item.matched_then) or '-'} / {', '.join(item.matched_now) or '-'}"
-            table.add_row(
-                change,
-                Text(f"{item.doc_id}  {item.title or ''}".rstrip()),
-                Text(held),
-                Text("\n".join(_because(c) for c in item.changes) or "-"),
-            )
-        out.print(table)
+        gone = "  (deleted: no longer in the index)" if item.deleted else ""
+        out.print(Text.assemble(change, f"{item.doc_id}  {item.title or ''}".rstrip(), gone))
+        then = ", ".join(item.matched_then) or "none"
+        now = ", ".join(item.matched_now) or "none"
+        out.print(Text(f"        their principals in the ACL: then {then}; now {now}"))
+        for journaled in item.changes:
+            out.print(Text(f"        - {_because(journaled)}"))
     for note in answer.notes:
         out.print(Text(f"note: {note}", style="yellow"))
 
@@ -213,16 +206,16 @@ def print_diff(out: Console, answer: AccessDiff) -> None:
 def _because(change: JournalChange) -> str:
     at = change.at.isoformat(timespec="seconds")
     run_type = f" {change.run_type}" if change.run_type else ""
-    run = f"{change.source_id}{run_type} run {change.run_id[:12]} at {at}"
+    run = f"{at} {change.source_id}{run_type} run {change.run_id[:8]}"
     if change.group is not None:
         who = ", ".join(change.principals_added or change.principals_removed)
         verb = "added to" if change.kind == "membership_added" else "removed from"
-        return f"{who} {verb} {change.group} ({run})"
+        return f"{run}: {who} {verb} {change.group}"
     moved = [f"+{x}" for x in change.principals_added] + [
         f"-{x}" for x in change.principals_removed
     ]
     what = change.kind.replace("_", " ")
-    return f"{what}{' ' + ' '.join(moved) if moved else ''} ({run})"
+    return f"{run}: {what}{' ' + ' '.join(moved) if moved else ''}"
 
 
 def print_explanation(out: Console, answer: AccessExplanation) -> None:

@@ -56,7 +56,8 @@ def plan(runtime: Runtime, source_id: str, run_type: RunType) -> list[WorkItem]:
 # A scope gone from the source (a deleted channel, a drive the account lost) is no longer
 # offered, yet its documents are still indexed and visible: these run types plan it too, and its
 # scope run (the connector's for_scope of a scope it no longer has) removes or hides them.
-# Incremental runs skip the scan of the index this needs.
+# Documents of scope "" in a split source (ids of an older format, as Jira's bare issue ids) are
+# reached by one unscoped run. Incremental runs skip the scan of the index this needs.
 _DECIDES_WHAT_STAYS = frozenset({RunType.full, RunType.prune, RunType.permissions})
 
 
@@ -66,7 +67,7 @@ def _vanished_scopes(runtime: Runtime, connector: Connector, offered: set[str]) 
         connector.scope_of(fingerprint.external_id)
         for fingerprint in runtime.stores.index.iter_fingerprints(connector.source_id)
     }
-    return sorted(held - offered - {""})
+    return sorted(held - offered)
 
 
 def execute(

@@ -108,6 +108,9 @@ class GoogleDriveConnector(Connector):
         self._only: str | None = None
         # Descendants of a changed folder that a scope run left to their own scope.
         self._left_to_other_scopes = 0
+        # The listing ``validate`` made at the start of a run, for the run's stream to use
+        # (once): every run, and every scope run, would otherwise list drives and users twice.
+        self._validated: list[Scope] | None = None
 
     # Scopes as units of work (schedules.scopes.ScopedSource).
 
@@ -130,6 +133,7 @@ class GoogleDriveConnector(Connector):
         scoped._tenant_users = None
         scoped._listed_drives = frozenset()
         scoped._left_to_other_scopes = 0
+        scoped._validated = None
         return scoped
 
     def run_notes(self) -> dict[str, int]:
@@ -144,7 +148,8 @@ class GoogleDriveConnector(Connector):
 
     def validate(self) -> None:
         try:
-            self._scopes()
+            self._validated = None
+            self._validated = self._scopes()
         except RequestRejected as exc:
             raise ConnectorConfigError(f"Google Drive refused the configuration: {exc}") from exc
 
@@ -275,7 +280,10 @@ class GoogleDriveConnector(Connector):
         return [scope for scope in scopes if scope.name == self._only]
 
     def _scopes(self) -> list[Scope]:
-        scopes: list[Scope] = []
+        if self._validated is not None:
+            scopes, self._validated = self._validated, None
+            return scopes
+        scopes = []
         if self._include_drives:
             drives = self._drive.shared_drives(self._admin)
             ordered = sorted(drives, key=lambda d: d.id)

@@ -272,7 +272,6 @@ def access_diff(
             # Only a backend or index bug can make the filter disagree with the stored ACL.
             notes.append(f"{doc_id}: search and the stored ACL disagree: report this as a bug")
         acls = (then or frozenset()) | (current or frozenset())
-        runs = {entry.run_id for entry in by_doc.get(doc_id, [])}
         items.append(
             DiffItem(
                 doc_id=doc_id,
@@ -284,12 +283,12 @@ def access_diff(
                 matched_now=sorted((current or frozenset()) & principals_now),
                 changes=[
                     *(_acl_change(e, held) for e in by_doc.get(doc_id, [])),
-                    # Memberships leading to the ACL, and those of a run that recomputed it
-                    # (a source that expands its groups into the ACLs it gives).
+                    # Memberships leading to the ACL, and those a run expanded into it (a
+                    # source that writes group members into the ACLs it gives).
                     *(
                         _membership_change(m, held)
                         for m in relevant
-                        if reach.leads_to(m.group, acls) or m.run_id in runs
+                        if reach.leads_to(m.group, acls) or _expanded(m, by_doc.get(doc_id, []))
                     ),
                 ],
             )
@@ -333,6 +332,18 @@ class _Reach:
                 reached |= seen
             self._cache[group] = reached
         return not self._cache[group].isdisjoint(acl)
+
+
+def _expanded(membership: MembershipChange, acl_changes: list[AclChange]) -> bool:
+    """Whether a change of the same run moved the members this membership change moved, in
+    the same direction (the run recomputed the ACL from the new memberships)."""
+    for entry in acl_changes:
+        if entry.run_id != membership.run_id:
+            continue
+        before, after = entry.before or frozenset(), entry.after or frozenset()
+        if (after - before) & membership.added or (before - after) & membership.removed:
+            return True
+    return False
 
 
 def _acl_change(entry: AclChange, held: frozenset[str]) -> JournalChange:

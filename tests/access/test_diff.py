@@ -182,7 +182,6 @@ def test_a_widened_acl_makes_the_document_visible_and_names_the_run(world: World
     assert world.diff("alice@acme.com", since).total == 0  # she saw it then and now
 
 
-@embedded_only
 def test_a_deleted_document_is_hidden_as_deleted(world: World) -> None:
     world.doc("old.md", "org:acme")
     world.doc("kept.md", "org:acme")
@@ -431,8 +430,9 @@ def test_diff_on_the_cli(deployment: tuple[Path, str]) -> None:
     assert result.exit_code == 0, result.output
     assert "HIDDEN" in result.stdout and "docs:hr/salaries.md" in result.stdout
     # The folder source expands groups into its ACLs: the groups run recomputed this one.
-    assert "acl changed -user:bob@example.com (docs groups run " in result.stdout
-    assert "user:bob@example.com removed from group:docs:hr (docs groups run " in result.stdout
+    assert "docs groups run " in result.stdout
+    assert ": acl changed -user:bob@example.com" in result.stdout
+    assert ": user:bob@example.com removed from group:docs:hr" in result.stdout
     # An hour ago the workspace did not exist: the welcome page became visible since (the
     # salary sheet was created and hidden from Bob again within the hour).
     result = run_cli(

@@ -57,7 +57,7 @@ def rank_chunks(
     k: int,
     weights: tuple[float, float],
     counts: TermCounts,
-    split_rows: int = SPLIT_ROWS,
+    split_rows: int | None = None,
 ) -> list[Ranked]:
     """The k best permitted chunks for ``terms``, best first (weights must be positive)."""
 
@@ -65,7 +65,8 @@ def rank_chunks(
         parts = [_first_pass(conn, e, acl_clause, acl_params, k, weights) for e in expressions]
         return sorted((row for part in parts for row in part), key=lambda row: row[1])[:k]
 
-    ranked = _split_ranking(counts.of(conn, terms), k, split_rows, top)
+    rows = SPLIT_ROWS if split_rows is None else split_rows
+    ranked = _split_ranking(counts.of(conn, terms), k, rows, top)
     return [Ranked(rowid, rank) for rowid, rank in ranked]
 
 
