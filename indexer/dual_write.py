@@ -8,6 +8,8 @@ With one set, the same write goes to the serving index first and then to the tar
 - Serving first, so what searches see is narrowed (a revocation, a deletion) before anything
   else happens, and so the copy, which reads the serving index and checks it again after
   writing a page, cannot leave an older version in the target (see ``reindex.Copier``).
+- A document the serving index refuses is deleted from the target too: it holds no older
+  version that could come back with the swap.
 - A target write that fails raises ``TargetWriteError`` (an ``IndexUnavailableError``): the run
   stops without advancing its checkpoint, like any index failure, and is never skipped. The
   re-index's last pass, with every writer held off, compares both indices and copies what still
@@ -154,6 +156,9 @@ def open_target(marker: ReindexMarker, serving: IndexBackend) -> Target:
         raise TargetWriteError(
             f"re-index target {marker.target} is missing: abort it with `permindex reindex --abort`"
         )
+    # Present, as just checked: a writer must never create a target, nor rebuild one with
+    # its own (possibly older) schema, which ensure_schema would do on the first write.
+    index._schema_ready = True
     return Target(marker, index, embedder, owned=False)
 
 
@@ -196,6 +201,10 @@ class DualWriteIndex:
             return self.serving.write_documents(writes)
         stamped = [_stamped(w) for w in writes]
         result = self.serving.write_documents(stamped)
+        if result.failed:
+            # Not written to the serving index (OpenSearch removes such a document whole): the
+            # target must not keep an older version, perhaps under a wider ACL, either.
+            _on_target(target.index.delete_documents, [f.doc_id for f in result.failed])
         written = set(result.written)
         mirrored = _on_target(target.write_documents, [w for w in stamped if w.doc_id in written])
         if mirrored.failed:
