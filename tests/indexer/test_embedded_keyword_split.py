@@ -1,0 +1,107 @@
+"""The embedded keyword leg's split ranking (rare terms first, common ones bounded) returns what
+the plain OR of every term returns: the same chunks, in the same order, with the same scores."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import indexer.backends.embedded.keyword as keyword
+from indexer.backends import Stores
+from indexer.backends.embedded import open_embedded
+from indexer.backends.embedded.index import BODY_WEIGHT, TITLE_WEIGHT
+from indexer.backends.embedded.rows import permitted_documents_clause
+from indexer.records import SearchFilters
+from indexer.settings import EmbeddedSettings
+from tests.conformance.builders import axis, document
+
+ALICE, BOB = "user:alice@example.com", "user:bob@example.com"
+# Share of chunks holding each word: two common ones, two middling, three rare.
+WORDS = {
+    "cell": 0.45,
+    "protein": 0.4,
+    "kinase": 0.15,
+    "receptor": 0.12,
+    "zebrafish": 0.03,
+    "telomere": 0.02,
+    "quasar": 0.02,
+}
+FILLER = ["alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa"]
+
+
+@pytest.fixture
+def stores(tmp_path: Path) -> Iterator[Stores]:
+    rng = random.Random(7)
+    opened = open_embedded(EmbeddedSettings(path=tmp_path / "index.sqlite"), 8)
+    opened.index.ensure_schema()
+    writes = []
+    for i in range(600):
+        words = [w for w, share in WORDS.items() if rng.random() < share]
+        # Repeats and lengths vary, so term frequency and length normalisation both matter.
+        text = " ".join(rng.choice(FILLER) for _ in range(rng.randint(3, 40)))
+        text += " " + " ".join(w for w in words for _ in range(rng.randint(1, 3)))
+        title = rng.choice(words) if words and rng.random() < 0.3 else "note"
+        acl = {ALICE} if i % 3 else {BOB}
+        writes.append(document("wiki", f"d{i}", [(text, axis(i, 8))], acl, title=title))
+    assert not opened.index.write_documents(writes).failed
+    opened.index.refresh()
+    yield opened
+    opened.close()
+
+
+def ranked(stores: Stores, terms: list[str], k: int, split_rows: int) -> list[tuple[int, float]]:
+    clause, params = permitted_documents_clause(frozenset({ALICE}), SearchFilters())
+    with stores.index.db.read() as conn:  # type: ignore[attr-defined]
+        out = keyword.rank_chunks(
+            conn,
+            terms,
+            clause,
+            params,
+            k,
+            (TITLE_WEIGHT, BODY_WEIGHT),
+            keyword.TermCounts(),
+            split_rows=split_rows,
+        )
+    return [(r.chunk_rowid, r.rank) for r in out]
+
+
+@pytest.mark.parametrize("k", [5, 20, 60])
+def test_split_ranking_equals_the_plain_or(
+    stores: Stores, k: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    splits: list[set[str]] = []
+    real = keyword._split_expressions
+
+    def spy(terms: list[str], rare: set[str]) -> list[str]:
+        splits.append(rare)
+        return real(terms, rare)
+
+    monkeypatch.setattr(keyword, "_split_expressions", spy)
+    terms = list(WORDS)
+    plain = ranked(stores, terms, k, split_rows=10**9)
+    split = ranked(stores, terms, k, split_rows=30)
+    assert splits, "the split path ran"
+    assert len(plain) == k
+    assert [rowid for rowid, _ in split] == [rowid for rowid, _ in plain]
+    assert all(abs(a - b) < 1e-9 for (_, a), (_, b) in zip(split, plain, strict=True))
+
+
+def test_a_chunk_with_rare_terms_only_still_ranks(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A short chunk holding only rare words: found through the (R) NOT (C) half of the split.
+    monkeypatch.setattr(keyword, "SPLIT_ROWS", 30)
+    text = "zebrafish telomere quasar"
+    stores.index.write_documents([document("wiki", "rare", [(text, axis(0, 8))], {ALICE})])
+    stores.index.refresh()
+    hits = stores.index.keyword_search(" ".join(WORDS), frozenset({ALICE}), SearchFilters(), 5)
+    assert hits[0].doc_id == "wiki:rare"
+    assert any("<em>zebrafish</em>" in fragment for fragment in hits[0].highlights)
+
+
+def test_a_query_of_very_common_words_only_still_finds_chunks(stores: Stores) -> None:
+    hits = stores.index.keyword_search("alpha beta", frozenset({ALICE}), SearchFilters(), 5)
+    assert len(hits) == 5
