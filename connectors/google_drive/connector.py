@@ -235,7 +235,10 @@ class GoogleDriveConnector(Connector):
         done = list(checkpoint.value.get("done", [])) if checkpoint else []
         if self._only is not None:
             done = [name for name in done if name == self._only]
-        for scope in self._run_scopes():
+        scopes = self._run_scopes()
+        if self._only is not None and not scopes and self._only not in done:
+            yield from self._hide_gone_scope(self._only, context)
+        for scope in scopes:
             if scope.name in done:
                 continue
             try:
@@ -318,6 +321,22 @@ class GoogleDriveConnector(Connector):
             if scope_name_of(external_id) == name:
                 yield DocumentDeleted(source_id=self.source_id, external_id=external_id)
         return True
+
+    def _hide_gone_scope(self, name: str, context: SyncContext) -> Iterator[PermissionsEvent]:
+        """A scope run's permissions of a scope no longer listed: when it is gone, its documents
+        admit nobody until a full or prune run of it deletes them; a hidden drive's are kept."""
+        kind, _, key = name.partition("/")
+        try:
+            if kind == "drive" and self._drive.drive_exists(self._admin, key):
+                yield ScopeFailed(scope=name, reason="shared drive no longer listed")
+                return
+        except RequestRejected as exc:
+            yield ScopeFailed(scope=name, reason=str(exc))
+            return
+        for external_id in list(context.indexed_ids()):
+            if scope_name_of(external_id) == name:
+                file_id = external_id.rsplit("/", 1)[1]
+                yield self._permissions_event_of(external_id, _nobody(file_id, f"{name} is gone"))
 
     def _checkpoint(self, tokens: dict[str, str]) -> CheckpointReached:
         value = {"tokens": dict(tokens), "shortcuts": sorted(self._shortcuts)}

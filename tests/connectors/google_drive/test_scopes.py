@@ -190,7 +190,9 @@ def test_each_owners_scope_run_carries_a_folder_share_to_the_files_it_owns_below
     assert ws.found("zebra", BOB) == {"Alice's part", "Bob's part"}
 
 
-def test_the_run_of_a_deleted_drive_deletes_its_files_and_only_them(workspace: Workspace) -> None:
+def test_the_runs_of_a_deleted_drive_hide_then_delete_its_files_and_only_them(
+    workspace: Workspace,
+) -> None:
     ws, drive = workspace, workspace.drive
     eng, finance = two_drives(ws)
     drive.add_file("Memo", "zebra memo", drive=eng)
@@ -200,9 +202,14 @@ def test_the_run_of_a_deleted_drive_deletes_its_files_and_only_them(workspace: W
 
     drive.remove_drive(finance)
     assert f"drive/{finance}" not in ws.connector().work_scopes()
-    scoped_run(ws, f"drive/{finance}", RunType.incremental)
+    # The scheduler still plans the gone scope for the runs that decide what stays.
+    scoped_run(ws, f"drive/{finance}", RunType.permissions)
+    assert ws.found("zebra", CAROL) == set()  # hidden at once
+    scoped_run(ws, f"drive/{finance}", RunType.full)
 
-    assert ws.found("zebra", CAROL) == set()
+    ws.stores.index.refresh()
+    held = {fp.external_id for fp in ws.stores.index.iter_fingerprints("gdrive")}
+    assert {i.rsplit("/", 1)[0] for i in held} == {f"drive/{eng}"}
     assert ws.found("zebra", ALICE) == {"Memo"}
     with pytest.raises(ValueError):
         ws.connector().for_scope("space/ENG")
