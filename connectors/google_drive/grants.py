@@ -114,6 +114,8 @@ def _layer(
     label = f"{grant.role or 'no role'}: {_grantee(grant)}, {where}"
     if why is not None:
         label += f"; {why}"
+    elif grant.type == "anyone":
+        label += "; admits the organisation, never the public"
     return AclLayer(
         kind=kind[:64],
         label=label[:512],
