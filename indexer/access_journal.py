@@ -370,3 +370,28 @@ def acl_journal_writer(
     return AclJournalWriter(
         journal, retry, clock, run_id=run_id, run_type=run_type, source_id=source_id
     )
+
+
+def journal_deletions(
+    index: IndexBackend,
+    doc_ids: Sequence[str],
+    *,
+    at: datetime,
+    run_id: str,
+    run_type: str,
+    source_id: str,
+) -> None:
+    """Journal the deletion of ``doc_ids`` before an operation outside a sync run deletes them
+    (deleting a source, retention); durable on return, ``AccessJournalError`` if it cannot be."""
+    journal = access_journal_for(index)
+    if journal is None or not doc_ids:
+        return
+    entries = acl_changes(
+        journal,
+        [(doc_id, None) for doc_id in doc_ids],
+        at=at,
+        run_id=run_id,
+        run_type=run_type,
+        source_id=source_id,
+    )
+    record_or_stop(journal, entries)

@@ -32,7 +32,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from connectors.directory import GroupMembership, IdentityMapping
 from indexer import principals as p
 from indexer.access_journal import (
     AccessJournal,
@@ -184,10 +183,10 @@ class DirectoryAsOf:
     def accounts_of(self, email: str) -> set[str]:
         return self._now.accounts_of(email)  # identity mappings are not journaled
 
-    def replace_groups(self, source_id: str, memberships: Iterable[GroupMembership]) -> None:
+    def replace_groups(self, source_id: str, memberships: Iterable[object]) -> None:
         raise TypeError("the directory as of a past time is read-only")
 
-    def replace_identities(self, source_id: str, mappings: Iterable[IdentityMapping]) -> None:
+    def replace_identities(self, source_id: str, mappings: Iterable[object]) -> None:
         raise TypeError("the directory as of a past time is read-only")
 
 
