@@ -32,7 +32,9 @@ class AclLayer(BaseModel):
     from (a sidecar and its line, a restricted ancestor page, a project's security level), so an
     operator can be told which layer admitted or stopped someone. ``principals`` are the layer's
     own, before any intersection; ``origin`` names the place in the source (a path, a page id)
-    and ``line`` the line in it, when the source has lines.
+    and ``line`` the line in it, when the source has lines. Layers must all admit (a space and a
+    restricted page), except ``alternative`` ones, of which any one admits (a file's grants):
+    the ACL is the intersection of the required layers and the union of the alternatives.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -42,6 +44,7 @@ class AclLayer(BaseModel):
     principals: Acl
     origin: Annotated[str, Field(max_length=2048)] | None = None
     line: Annotated[int, Field(ge=1)] | None = None
+    alternative: bool = False
 
 
 def document_id(source_id: str, external_id: str) -> str:

@@ -121,6 +121,8 @@ def _layer(
         label=label[:512],
         principals=frozenset({principal}) if principal is not None else frozenset(),
         origin=origin[:2048],
+        # Any one grant admits: the file's ACL is the union of its grants.
+        alternative=True,
     )
 
 

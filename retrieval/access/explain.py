@@ -123,7 +123,7 @@ def explain_access(
         # Only a backend or index bug can make the filter disagree with the stored ACL.
         notes.append("the index's filter and its stored ACL disagree: report this as a bug")
     summary = _summary(address, visible, matched_acl, layers, stored, held)
-    if not visible and layers and all(layer.admits for layer in layers) and stored.acl:
+    if not visible and layers and _layers_admit(layers) and stored.acl:
         notes.append(
             "every layer admits a principal of theirs now, but the effective ACL was computed "
             f"when the ACL was last written ({stored.indexed_at.isoformat()}), before that "
@@ -161,7 +161,17 @@ def _layer(position: int, layer: AclLayer, principals: frozenset[str]) -> LayerE
         line=layer.line,
         principals=sorted(layer.principals),
         admits=bool(matched),
+        alternative=layer.alternative,
         matched=matched,
+    )
+
+
+def _layers_admit(layers: list[LayerExplanation]) -> bool:
+    """Every required layer admits, and one of the alternatives if there are any."""
+    alternatives = [layer for layer in layers if layer.alternative]
+    required = [layer for layer in layers if not layer.alternative]
+    return all(layer.admits for layer in required) and (
+        not alternatives or any(layer.admits for layer in alternatives)
     )
 
 
@@ -183,7 +193,20 @@ def _summary(
         return f"visible: {address} holds {first}{via}, which the effective ACL admits"
     if not stored.acl:
         return "not visible: the effective ACL is empty, so nobody can see it"
-    stopped = [layer for layer in layers if not layer.admits]
+    stopped = [layer for layer in layers if not layer.admits and not layer.alternative]
+    alternatives = [layer for layer in layers if layer.alternative]
+    if not stopped and alternatives and not any(layer.admits for layer in alternatives):
+        first = alternatives[0]
+        if len(alternatives) == 1:
+            return (
+                f"not visible: layer {first.position} ({first.label}{_where(first)}) "
+                "admitted nobody of theirs"
+            )
+        return (
+            f"not visible: none of its {len(alternatives)} alternative layers admitted anyone "
+            f"of theirs (any one would have been enough; the first: layer {first.position}, "
+            f"{first.label}{_where(first)})"
+        )
     if stopped:
         first_stop = stopped[0]
         where = _where(first_stop)

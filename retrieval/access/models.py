@@ -62,6 +62,8 @@ class LayerExplanation(_Model):
     line: int | None = None
     principals: list[str]
     admits: bool
+    # One of alternatives (a file's grants): any one of them admitting is enough.
+    alternative: bool = False
     # The layer's principals the user holds; empty with ``admits`` false means the layer
     # admitted nobody of theirs.
     matched: list[str] = Field(default_factory=list)
