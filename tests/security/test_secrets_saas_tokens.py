@@ -2,8 +2,8 @@
 record or an exception: each connector syncs against its emulator until the emulator revokes
 the token mid-run, and everything the run wrote is searched for the token.
 
-Google Drive is not here: its tests inject credentials (``credentials_for``), so no secret of
-it crosses the gateway; its service-account key is a ``Secret`` read by google-auth."""
+Google Drive is in ``test_secrets_google_drive.py``: its credentials come from a key or token
+file through google-auth and a token endpoint emulator."""
 
 from __future__ import annotations
 
