@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +41,7 @@ from tests.operations.helpers import HashEmbedder, doc_ids, found, write_docs
 
 WORDS = ("invoice", "roadmap", "runbook", "salary", "ledger", "budget")
 REPO = Path(__file__).resolve().parents[2]
+ALICE_ONLY = frozenset({ALICE})
 
 
 def _now() -> datetime:
@@ -474,3 +475,117 @@ def test_the_cli_resumes_or_aborts_the_reindex_in_progress(tmp_path: Path) -> No
     assert not (tmp_path / "index.sqlite.reindex").exists()
     again = run_cli(tmp_path, "reindex", "--abort", columns=300)
     assert "no re-index is in progress" in again.output
+
+
+@pytest.mark.parametrize("backend_kind", ["embedded"])
+def test_runs_racing_the_copy_page_by_page_leave_nothing_for_the_last_pass(
+    stores: Stores,
+) -> None:
+    """Runs that edit, re-permission, add and delete documents without pause while the copy
+    goes on (no page boundary to wait for): the copy's re-check and the dual writes keep the
+    target equal to the serving index, so the last pass, which compares every document with
+    every writer held off, finds nothing to repair."""
+    import random
+
+    from indexer.state_store import LeaseHeldError
+
+    source = _source(120)
+    _sync(stores, source)
+    rng = random.Random(16)
+    stop = threading.Event()
+    runs: list[str] = []
+
+    def mutate() -> None:
+        for _ in range(4):
+            number = rng.randrange(160)
+            key = f"d{number}"
+            doc = source.docs.get(key)
+            roll = rng.random()
+            if doc is None:
+                source.docs[key] = Doc(scope="a", body=f"wiki added{number}", acl=ALICE_ONLY)
+            elif roll < 0.4:
+                version = str(int(doc.version) + 1)
+                body = f"wiki r{version}"
+                source.docs[key] = dataclasses.replace(doc, body=body, version=version)
+            elif roll < 0.8:
+                flipped = frozenset({BOB}) if ALICE in doc.acl else ALICE_ONLY
+                source.docs[key] = dataclasses.replace(doc, acl=flipped)
+            else:
+                del source.docs[key]
+
+    def writer() -> None:
+        while not stop.is_set():
+            mutate()
+            for kind in ("incremental", "prune"):
+                while True:
+                    try:
+                        runs.append(_sync(stores, source, kind).status)
+                        break
+                    except LeaseHeldError:  # the last pass holds every lease for a moment
+                        time.sleep(0.02)
+            stop.wait(0.05)  # as a scheduler would, not back to back: the swap gets its turn
+
+    def slow_copy(copied: int) -> None:
+        time.sleep(0.03)  # so that several runs overlap the copy
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        report = _reindex(stores, slow_copy)
+    finally:
+        stop.set()
+        thread.join(60)
+
+    assert len(runs) >= 6 and set(runs) == {"succeeded"}, runs
+    assert report.repaired == 0, report
+    expected = {f"wiki:{key}": doc for key, doc in source.docs.items()}
+    assert doc_ids(stores, "wiki") == set(expected)
+    for write in reader_for(stores.index).export(sorted(expected)):
+        doc = expected[write.doc_id]
+        assert write.acl == doc.acl, write.doc_id
+        assert doc.body in write.chunks[0].text, write.doc_id
+
+
+class _ModelThatLetsARunIn(HashEmbedder):
+    """The new model, slow enough that a sync run revokes and edits a document between the
+    copy's read of its page and the copy's write of it: the race the copy's re-check is for."""
+
+    def __init__(self, dimension: int, run: Callable[[], None]) -> None:
+        super().__init__(dimension)
+        self.run: Callable[[], None] | None = run
+
+    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
+        run, self.run = self.run, None
+        if run is not None and any("number5" in text for text in texts):
+            _run_in_thread(run)  # its own dual writes embed with this model too: once only
+        elif run is not None:
+            self.run = run
+        return super().embed_documents(texts)
+
+
+@pytest.mark.parametrize("backend_kind", ["embedded"])
+def test_a_write_between_the_copys_read_and_write_is_copied_again(stores: Stores) -> None:
+    source = _source(12)
+    _sync(stores, source)
+
+    def revoke_and_edit() -> None:
+        source.docs["d5"] = Doc(
+            scope="a", body="edited wiki number5", acl=frozenset({BOB}), version="2"
+        )
+        assert _sync(stores, source).status == "succeeded"
+
+    report = _reindex(stores, None, embedder=_ModelThatLetsARunIn(16, revoke_and_edit))
+
+    # The copy wrote the version it had read, saw the serving index had moved on, and copied
+    # again; the last pass had nothing left to repair.
+    assert report.recopied >= 1 and report.repaired == 0, report
+    stores.close()
+    from indexer.backends.embedded import open_embedded
+    from indexer.settings import EmbeddedSettings
+
+    reopened = open_embedded(EmbeddedSettings(path=Path(report.new)), 16)
+    try:
+        assert found(reopened, "edited", principal=BOB) == {"wiki:d5"}
+        assert "wiki:d5" not in found(reopened, "wiki")
+    finally:
+        reopened.close()
