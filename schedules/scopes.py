@@ -22,8 +22,9 @@ class ScopedSource(Protocol):
         """A connector of the same source id whose every stream covers ``scope`` only.
 
         Also asked for scopes no longer offered whose documents are still indexed (see
-        ``schedules.work.plan``): its listing then ends complete and empty, and its permissions
-        admit nobody, when the source says the scope is gone; ``ScopeFailed`` when it cannot tell."""
+        ``schedules.work.plan``): when the source says the scope is gone, its listing ends
+        complete and empty and its permissions admit nobody; ``ScopeFailed`` when it cannot
+        tell."""
 
 
 # Directory runs replace the whole source's memberships at once: they are not split.

@@ -196,16 +196,16 @@ def _summary(
     stopped = [layer for layer in layers if not layer.admits and not layer.alternative]
     alternatives = [layer for layer in layers if layer.alternative]
     if not stopped and alternatives and not any(layer.admits for layer in alternatives):
-        first = alternatives[0]
+        lead = alternatives[0]
         if len(alternatives) == 1:
             return (
-                f"not visible: layer {first.position} ({first.label}{_where(first)}) "
+                f"not visible: layer {lead.position} ({lead.label}{_where(lead)}) "
                 "admitted nobody of theirs"
             )
         return (
             f"not visible: none of its {len(alternatives)} alternative layers admitted anyone "
-            f"of theirs (any one would have been enough; the first: layer {first.position}, "
-            f"{first.label}{_where(first)})"
+            f"of theirs (any one would have been enough; the first: layer {lead.position}, "
+            f"{lead.label}{_where(lead)})"
         )
     if stopped:
         first_stop = stopped[0]
