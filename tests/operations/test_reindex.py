@@ -589,3 +589,71 @@ def test_a_write_between_the_copys_read_and_write_is_copied_again(stores: Stores
         assert "wiki:d5" not in found(reopened, "wiki")
     finally:
         reopened.close()
+
+
+@pytest.mark.parametrize("backend_kind", ["opensearch"])
+def test_an_interrupted_reindex_resumes_on_opensearch(stores: Stores) -> None:
+    source = _source(40)
+    _sync(stores, source)
+    before = doc_ids(stores, "wiki")
+
+    def interrupt(copied: int) -> None:
+        if copied >= 20:
+            raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        _reindex(stores, interrupt)
+    _change(source)
+    assert _sync(stores, source).status == "succeeded"
+    assert _sync(stores, source, "prune").status == "succeeded"
+
+    report = _reindex(stores, None, resume=True)
+
+    assert report.skipped >= 15 and report.repaired == 0, report
+    assert reindex_status(stores) is None
+    stores.index.refresh()
+    _assert_changed(stores, before)
+
+
+@pytest.mark.parametrize("backend_kind", ["opensearch"])
+def test_a_reindex_killed_after_its_alias_swap_is_finished_not_undone(stores: Stores) -> None:
+    from indexer.backends.opensearch.index import OpenSearchIndex
+
+    source = _source(12)
+    _sync(stores, source)
+    before = doc_ids(stores, "wiki")
+
+    def interrupt(copied: int) -> None:
+        raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        _reindex(stores, interrupt)
+    marker = reindex_status(stores)
+    assert marker is not None and isinstance(stores.index, OpenSearchIndex)
+    index = stores.index
+    # Where a process killed right after its alias swap stops: a whole resume, with the end
+    # (marker cleared, the target's own aliases removed) put back as it was before that end.
+    assert _reindex(stores, None, resume=True).repaired == 0
+    index.gw.client.indices.update_aliases(
+        body={
+            "actions": [
+                {"add": {"index": name, "alias": alias}}
+                for name, alias in zip(
+                    marker.target_indices,
+                    (f"{marker.target}-chunks", f"{marker.target}-documents"),
+                    strict=True,
+                )
+            ]
+        }
+    )
+    from indexer.operations.reindex_marker import marker_store_for
+
+    marker_store_for(stores.state).put(marker.model_copy(update={"phase": "swapping"}))
+
+    assert abort_reindex(stores) is not None
+
+    # The new indices serve on: an abort after the swap finishes it instead of deleting them.
+    assert list(index.concrete_indices()) == marker.target_indices
+    assert not index.gw.client.indices.exists_alias(name=f"{marker.target}-chunks")
+    assert reindex_status(stores) is None
+    assert doc_ids(stores, "wiki") == before
