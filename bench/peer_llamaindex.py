@@ -33,8 +33,8 @@ occurrence kept.
 
     python bench/peer_llamaindex.py            # JSON: bench/results/peer_llamaindex.json
 
-Index names: ``peer-bench-permindex-<size>-*`` and ``peer-bench-llamaindex-<size>``, rebuilt
-each run (``--reuse`` keeps them and skips the throughput line).
+Index names: ``<prefix>-permindex-<size>-*`` and ``<prefix>-llamaindex-<size>`` (``--prefix``,
+default ``peer-bench``), rebuilt each run (``--reuse`` keeps them and skips the throughput line).
 """
 
 from __future__ import annotations
@@ -75,7 +75,6 @@ from retrieval.settings import RetrievalSettings  # noqa: E402
 console = Console()
 PERMINDEX_BATCH = 250
 PEER_BATCH = 2048
-PIPELINE = "peer-bench-llamaindex-hybrid"
 # Every principal bench/query.py's ACLs use: a caller holding all of them may see every document.
 EVERYONE = frozenset(
     {f"org:{TENANT}", *GROUPS, *(f"user:person{i}@bench.example" for i in range(500))}
@@ -118,8 +117,10 @@ def _dedupe(ids: list[str]) -> list[str]:
 
 
 class Permindex:
-    def __init__(self, url: str, size: str, vectors: dict[str, npt.NDArray[np.float32]]) -> None:
-        self.prefix = f"peer-bench-permindex-{size}"
+    def __init__(
+        self, url: str, size: str, vectors: dict[str, npt.NDArray[np.float32]], prefix: str
+    ) -> None:
+        self.prefix = f"{prefix}-permindex-{size}"
         settings = IndexSettings(opensearch=OpenSearchSettings(url=url, index_prefix=self.prefix))
         self.stores = open_stores(settings, 384)
         assert isinstance(self.stores.index, OpenSearchIndex)
@@ -164,13 +165,14 @@ class Permindex:
 
 
 class Peer:
-    def __init__(self, url: str, size: str) -> None:
+    def __init__(self, url: str, size: str, prefix: str) -> None:
         from llama_index.vector_stores.opensearch import (
             OpensearchVectorClient,
             OpensearchVectorStore,
         )
 
-        self.name = f"peer-bench-llamaindex-{size}"
+        self.name = f"{prefix}-llamaindex-{size}"
+        self.pipeline = f"{prefix}-llamaindex-hybrid"
         self.client = OpensearchVectorClient(
             url,
             self.name,
@@ -179,7 +181,7 @@ class Peer:
             settings={
                 "index": {"knn": True, "knn.algo_param.ef_search": 100, "number_of_replicas": 0}
             },
-            search_pipeline=PIPELINE,
+            search_pipeline=self.pipeline,
             timeout=300,
         )
         self.store = OpensearchVectorStore(self.client)
@@ -191,7 +193,7 @@ class Peer:
 
     def ensure_pipeline(self) -> None:
         self.os.transport.perform_request(
-            "PUT", f"/_search/pipeline/{PIPELINE}", body=minmax_pipeline(0.5)
+            "PUT", f"/_search/pipeline/{self.pipeline}", body=minmax_pipeline(0.5)
         )
 
     def write(self, documents: Iterator[DocumentWrite]) -> tuple[int, float]:
@@ -282,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--queries", type=int, default=200, help="Queries timed per size.")
     parser.add_argument("--quality-limit", type=int, default=None, help="Queries scored.")
     parser.add_argument("--reuse", action="store_true", help="Keep existing indices.")
+    parser.add_argument(
+        "--prefix", default="peer-bench", help="Index and search-pipeline name prefix."
+    )
     parser.add_argument("--json", type=Path, default=Path("bench/results/peer_llamaindex.json"))
     args = parser.parse_args(argv)
 
@@ -307,14 +312,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     report: dict[str, Any] = {}
     for size, target in sizes.items():
-        permindex = Permindex(args.url, size, by_text)
-        peer = Peer(args.url, size)
+        permindex = Permindex(args.url, size, by_text, args.prefix)
+        peer = Peer(args.url, size, args.prefix)
         peer.ensure_pipeline()
         entry: dict[str, Any] = {}
         try:
             if not args.reuse:
                 permindex.drop()
-                permindex = Permindex(args.url, size, by_text)
+                permindex = Permindex(args.url, size, by_text, args.prefix)
                 peer.drop()
                 throughput = {}
                 writers: list[tuple[str, Permindex | Peer]] = [
