@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from indexer.backend import IndexBackend
 from indexer.backends import Stores
 from indexer.operations.reindex import ReindexReport
+from indexer.operations.reindex_marker import marker_store_for
 from indexer.state_store import Lease, LeaseHeldError
 
 log = logging.getLogger("permindex.operations")
@@ -83,6 +84,15 @@ class ReindexJobs:
         with self._lock:
             if any(op.status == "running" for op in self._ops.values()):
                 raise ReindexBusyError("a re-index started from this service is running")
+            pending = marker_store_for(self.stores.state).get()
+            if pending is not None:
+                # An interrupted re-index (a killed CLI or service) still has writers writing
+                # to its target: only its own --resume or --abort may end it.
+                raise ReindexBusyError(
+                    f"re-index {pending.reindex_id} by {pending.by} since "
+                    f"{pending.started_at.isoformat()} is unfinished: run `permindex reindex "
+                    "--resume` or `--abort`"
+                )
             op_id = uuid.uuid4().hex
             try:
                 lease = self.stores.state.acquire_lease(

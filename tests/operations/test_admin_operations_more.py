@@ -19,6 +19,7 @@ from connectors.org import OrgPolicy
 from indexer.backends import Stores
 from indexer.operations import reindex as reindex_module
 from indexer.operations.reindex import ReindexReport
+from indexer.operations.reindex_marker import ReindexMarker, marker_store_for
 from indexer.operations.retention import set_retention
 from retrieval.identity import IdentityResolver
 from retrieval.searcher import Searcher
@@ -162,6 +163,23 @@ def test_reindex_through_the_api_runs_in_the_background_one_at_a_time(
         busy = http.post("/v1/admin/reindex", headers=as_admin)
         assert busy.status_code == 409 and busy.json()["error"]["code"] == "reindex_running"
         stores.state.release_lease(other)
+        # A re-index killed mid-copy left its marker: refused too, with what to run.
+        markers = marker_store_for(stores.state)
+        markers.put(
+            ReindexMarker(
+                reindex_id="killed",
+                backend="embedded",
+                target=str(tmp_path / "half.sqlite"),
+                dimension=8,
+                schema_version=1,
+                started_at=datetime.now(UTC),
+                by="cli",
+            )
+        )
+        unfinished = http.post("/v1/admin/reindex", headers=as_admin)
+        assert unfinished.status_code == 409, unfinished.text
+        assert "--resume" in unfinished.json()["error"]["message"]
+        markers.clear()
 
         started = http.post("/v1/admin/reindex", headers=as_admin)
         assert started.status_code == 202, started.text
