@@ -92,6 +92,9 @@ class EmbeddedAccessJournal:
         # they describe, which commits with synchronous=FULL and so makes both durable. The log
         # recovers a prefix of its commits, so an index write never survives without its entries.
         own = self.db.connection()
+        if own.in_transaction:  # the level cannot change inside a transaction: keep FULL
+            self._insert(entries, horizon)
+            return
         own.execute("PRAGMA synchronous = NORMAL")
         try:
             self._insert(entries, horizon)
