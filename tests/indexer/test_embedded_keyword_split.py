@@ -52,7 +52,13 @@ def stores(tmp_path: Path) -> Iterator[Stores]:
     opened.close()
 
 
-def ranked(stores: Stores, terms: list[str], k: int, split_rows: int) -> list[tuple[int, float]]:
+def ranked(
+    stores: Stores,
+    terms: list[str],
+    k: int,
+    split_rows: int,
+    counts: keyword.TermCounts | None = None,
+) -> list[tuple[int, float]]:
     clause, params = permitted_documents_clause(frozenset({ALICE}), SearchFilters())
     with stores.index.db.read() as conn:  # type: ignore[attr-defined]
         out = keyword.rank_chunks(
@@ -62,7 +68,7 @@ def ranked(stores: Stores, terms: list[str], k: int, split_rows: int) -> list[tu
             params,
             k,
             (TITLE_WEIGHT, BODY_WEIGHT),
-            keyword.TermCounts(),
+            counts or keyword.TermCounts(),
             split_rows=split_rows,
         )
     return [(r.chunk_rowid, r.rank) for r in out]
@@ -85,8 +91,7 @@ def test_split_ranking_equals_the_plain_or(
     split = ranked(stores, terms, k, split_rows=30)
     assert splits, "the split path ran"
     assert len(plain) == k
-    assert [rowid for rowid, _ in split] == [rowid for rowid, _ in plain]
-    assert all(abs(a - b) < 1e-9 for (_, a), (_, b) in zip(split, plain, strict=True))
+    assert_same(split, plain)
 
 
 def test_a_chunk_with_rare_terms_only_still_ranks(
@@ -105,3 +110,23 @@ def test_a_chunk_with_rare_terms_only_still_ranks(
 def test_a_query_of_very_common_words_only_still_finds_chunks(stores: Stores) -> None:
     hits = stores.index.keyword_search("alpha beta", frozenset({ALICE}), SearchFilters(), 5)
     assert len(hits) == 5
+
+
+def test_cached_term_counts_follow_writes(stores: Stores) -> None:
+    # The counts decide which terms may be left out: stale ones would bound scores wrongly.
+    counts = keyword.TermCounts()
+    terms = list(WORDS)
+    assert_same(ranked(stores, terms, 10, 30, counts), ranked(stores, terms, 10, 10**9))
+    # "quasar" goes from rare to common, "cell" stays: the split must see the new counts.
+    text = "quasar quasar quasar receptor"
+    stores.index.write_documents(
+        [document("wiki", f"q{i}", [(text, axis(i, 8))], {ALICE}) for i in range(300)]
+    )
+    stores.index.refresh()
+    assert_same(ranked(stores, terms, 10, 30, counts), ranked(stores, terms, 10, 10**9))
+
+
+def assert_same(split: list[tuple[int, float]], plain: list[tuple[int, float]]) -> None:
+    """Same chunks in the same order; scores equal but for the float sum's order."""
+    assert [rowid for rowid, _ in split] == [rowid for rowid, _ in plain]
+    assert all(abs(a - b) < 1e-9 for (_, a), (_, b) in zip(split, plain, strict=True))

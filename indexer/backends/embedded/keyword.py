@@ -11,7 +11,8 @@ chunk holding no term of ``R`` scores below ``U``. Once k permitted chunks holdi
 score ``U`` or more, they are the top k (MaxScore). FTS5 still computes the scores: the rows
 holding a rare term are ``(R) AND (C)`` plus ``(R) NOT (C)``, and in both every phrase of the
 query is present once, so ``bm25()`` of either is the score of the plain OR — same scores, same
-order (up to ties), over a fraction of the rows.
+order (up to ties), over a fraction of the rows. (Terms in half the rows or more are not ranked
+at all: FTS5 gives them an idf of 1e-6; see ``_split_ranking``.)
 
 The threshold comes from the query itself: a first split takes the rarest terms (few rows); the
 k-th permitted score it finds is a lower bound of the final one and decides how many common terms
@@ -144,8 +145,9 @@ class TermCounts:
 
     def __init__(self, limit: int = 50_000) -> None:
         self._limit = limit
-        self._state: tuple[bytes, bytes] | None = None
-        self._hits: dict[str, int] = {}
+        # (state, counts) as one reference: searches run on several threads, and a reader must
+        # never add its state's counts to another state's table.
+        self._entry: tuple[tuple[bytes, bytes], dict[str, int]] = ((b"", b""), {})
 
     def of(self, conn: sqlite3.Connection, terms: list[str]) -> tuple[int, dict[str, int]]:
         """FTS5's row count (what bm25() uses) and the rows each term (a phrase) matches."""
@@ -154,9 +156,11 @@ class TermCounts:
             " (SELECT block FROM chunk_text_data WHERE id = 10)"
         ).fetchone()
         state = (bytes(averages or b""), bytes(structure or b""))
-        if state != self._state or len(self._hits) > self._limit:
-            self._state, self._hits = state, {}
-        known = self._hits
+        entry = self._entry
+        if entry[0] != state or len(entry[1]) > self._limit:
+            entry = (state, {})
+            self._entry = entry
+        known = entry[1]
         for term in terms:
             if term not in known:
                 known[term] = conn.execute(
