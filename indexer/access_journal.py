@@ -240,6 +240,7 @@ def membership_changes(
     *,
     at: datetime,
     run_id: str,
+    run_type: str = "groups",
     source_id: str,
 ) -> list[MembershipChange]:
     entries = []
@@ -250,7 +251,7 @@ def membership_changes(
                 MembershipChange(
                     at=at,
                     run_id=run_id,
-                    run_type="groups",
+                    run_type=run_type,
                     source_id=source_id,
                     group=group,
                     added=after - before,
@@ -266,6 +267,7 @@ def journaled_replace_groups(
     *,
     clock: Callable[[], datetime],
     run_id: str,
+    run_type: str = "groups",
 ) -> Callable[[str, Iterable[GroupMembership]], None]:
     """``directory.replace_groups`` that journals the membership changes first.
 
@@ -291,6 +293,7 @@ def journaled_replace_groups(
             {group: frozenset(members) for group, members in new.items()},
             at=clock(),
             run_id=run_id,
+            run_type=run_type,
             source_id=source_id,
         )
         record_or_stop(journal, entries)

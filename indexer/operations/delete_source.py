@@ -17,6 +17,7 @@ from itertools import islice
 
 from pydantic import BaseModel
 
+from indexer.access_journal import access_journal_for, journal_deletions, journaled_replace_groups
 from indexer.backends import Stores
 from indexer.dual_write import dual_writes
 from indexer.operations.controls import SourceControl, control_of, control_store
@@ -66,17 +67,22 @@ def delete_source(
     state = stores.state
     started = clock()
     deleted = 0
+    run_id = uuid.uuid4().hex  # also names the journaled deletions (indexer.access_journal)
     with hold_leases(state, lease_keys(state, [source_id]), owner, lease_ttl, now) as held:
-        deleted = _delete_documents(stores, source_id, held.renew, clock, after_page)
+        deleted = _delete_documents(stores, source_id, held.renew, clock, after_page, run_id)
         provenance = _delete_provenance(stores, source_id)
-        stores.directory.replace_groups(source_id, [])
+        journal = access_journal_for(stores.index)
+        clear_groups = journaled_replace_groups(
+            stores.directory, journal, clock=clock, run_id=run_id, run_type="delete"
+        )
+        clear_groups(source_id, [])
         stores.directory.replace_identities(source_id, [])
         for lease in held.leases:
             state.clear_checkpoint(lease)
         ended = clock()
         state.save_run(
             RunRecord(
-                run_id=uuid.uuid4().hex,
+                run_id=run_id,
                 source_id=source_id,
                 run_type="delete",
                 status="succeeded",
@@ -113,6 +119,7 @@ def _delete_documents(
     renew: Callable[[datetime], None],
     clock: Callable[[], datetime],
     after_page: Callable[[int], None] | None,
+    run_id: str,
 ) -> int:
     index = stores.index
     deleted = 0
@@ -122,6 +129,9 @@ def _delete_documents(
         page = [fp.doc_id for fp in islice(index.iter_fingerprints(source_id), PAGE)]
         if not page:
             return deleted
+        journal_deletions(
+            index, page, at=clock(), run_id=run_id, run_type="delete", source_id=source_id
+        )
         dual_writes(stores).delete_documents(page)
         deleted += len(page)
         renew(clock())

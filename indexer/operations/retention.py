@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 
+from indexer.access_journal import journal_deletions
 from indexer.backends import Stores
 from indexer.dual_write import dual_writes
 from indexer.operations.controls import SourceControl, control_of, control_store
@@ -62,6 +63,7 @@ def apply_retention(
     started = clock()
     cutoff = started - timedelta(days=days)
     deleted = 0
+    run_id = uuid.uuid4().hex  # also names the journaled deletions (indexer.access_journal)
     key = [source_id]
     with hold_leases(
         stores.state, key, f"{owner}:{uuid.uuid4().hex[:8]}", lease_ttl, started
@@ -72,10 +74,12 @@ def apply_retention(
             page.append(aged.doc_id)
             if len(page) >= PAGE:
                 held.renew(clock())
+                _journal(stores, page, clock(), run_id, source_id)
                 _delete(stores, page)
                 deleted += len(page)
                 page = []
         if page:
+            _journal(stores, page, clock(), run_id, source_id)
             _delete(stores, page)
             deleted += len(page)
         # Gone from search when the command returns, as after a run (OpenSearch is near-real-time).
@@ -83,7 +87,7 @@ def apply_retention(
         if deleted:
             stores.state.save_run(
                 RunRecord(
-                    run_id=uuid.uuid4().hex,
+                    run_id=run_id,
                     source_id=source_id,
                     run_type="retention",
                     status="succeeded",
@@ -94,6 +98,13 @@ def apply_retention(
                 )
             )
     return RetentionReport(source_id=source_id, retention_days=days, cutoff=cutoff, deleted=deleted)
+
+
+def _journal(stores: Stores, doc_ids: list[str], at: datetime, run_id: str, source_id: str) -> None:
+    # Before the deletion: ``permindex access diff`` lists what retention hid, and from whom.
+    journal_deletions(
+        stores.index, doc_ids, at=at, run_id=run_id, run_type="retention", source_id=source_id
+    )
 
 
 def _delete(stores: Stores, doc_ids: list[str]) -> None:

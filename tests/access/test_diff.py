@@ -26,6 +26,8 @@ from indexer.access_journal import access_journal_for, configure_access_journal
 from indexer.backends import Stores
 from indexer.backends.embedded import open_embedded
 from indexer.embedding import HashingEmbedder
+from indexer.operations.delete_source import delete_source
+from indexer.operations.retention import apply_retention, set_retention
 from indexer.retry import RetryPolicy
 from indexer.runner import SyncRunner
 from indexer.settings import ChunkingSettings, EmbeddedSettings
@@ -196,6 +198,40 @@ def test_a_deleted_document_is_hidden_as_deleted(world: World) -> None:
     assert item.title is None  # the index no longer holds it: nothing more is told
     [change] = item.changes
     assert (change.kind, change.run_id) == ("document_deleted", prune.run_id)
+
+
+@embedded_only
+def test_retention_and_a_deleted_source_are_journaled_as_deletions(world: World) -> None:
+    world.source.memberships = {"group:s:hr": {"user:bob@acme.com"}}
+    world.doc("old.md", "org:acme")
+    world.doc("hr.md", "group:s:hr")
+    world.run("groups", "incremental")
+    since = world.later()
+    # The scripted documents were last modified on 2026-01-01: 30 days of retention expire them.
+    set_retention(world.stores, "s", 30, by="ops", now=world.clock())
+    apply_retention(world.stores, "s", clock=world.clock)
+    retention = world.stores.state.recent_runs("s", limit=1)[0]
+    assert retention.run_type == "retention"
+    diff = world.diff("bob@acme.com", since)
+    assert _by_doc(diff) == {"s:hr.md": "hidden (deleted)", "s:old.md": "hidden (deleted)"}
+    assert {(c.kind, c.run_type, c.run_id) for i in diff.items for c in i.changes} == {
+        ("document_deleted", "retention", retention.run_id)
+    }
+
+    world.source.docs = {}  # the source dropped what retention expired
+    world.doc("new.md", "group:s:hr")
+    set_retention(world.stores, "s", None, by="ops", now=world.clock())
+    world.run("incremental")
+    since = world.later()
+    delete_source(world.stores, "s", by="ops", clock=world.clock)
+    deletion = world.stores.state.recent_runs("s", limit=1)[0]
+    diff = world.diff("bob@acme.com", since)
+    assert _by_doc(diff) == {"s:new.md": "hidden (deleted)"}
+    assert {(c.kind, c.run_id) for c in diff.items[0].changes} == {
+        ("document_deleted", deletion.run_id),
+        ("membership_removed", deletion.run_id),  # the source's groups went with it
+    }
+    assert diff.principals_lost == ["group:s:hr"]
 
 
 @embedded_only
