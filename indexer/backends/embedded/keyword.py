@@ -15,7 +15,7 @@ order (up to ties), over a fraction of the rows. (Terms in half the rows or more
 at all: FTS5 gives them an idf of 1e-6; see ``_split_ranking``.)
 
 The threshold comes from the query itself: a first split takes the rarest terms (few rows); the
-k-th permitted score it finds is a lower bound of the final one and decides how many common terms
+k-th permitted score its AND half finds is a lower bound of the final one and decides how many common terms
 can be left out; if the first split already left them out it is the answer, else a second split
 with the proven common set is (its k-th score can only be higher). Anything else — one term, few
 matches, fewer than k permitted chunks holding a rare term — runs the plain OR.
@@ -94,8 +94,9 @@ def _split_ranking(
     bound = {term: (_K1 + 1.0) * _idf(rows, hits[term]) for term in present}
     by_bound = sorted(present, key=lambda term: (bound[term], term))
 
-    # First split: the rarest terms, about split_rows rows, are R. Its k-th permitted score is
-    # an exact score, so a lower bound of the final k-th score.
+    # First split: the rarest terms, about split_rows rows, are R. The k-th permitted score of
+    # its (R) AND (C) rows is an exact score of k chunks, so a lower bound of the final k-th
+    # score; its (R) NOT (C) half is run only if this split turns out to be the answer.
     rare: list[str] = []
     seen = 0
     for term in reversed(by_bound):
@@ -103,7 +104,8 @@ def _split_ranking(
             break
         rare.append(term)
         seen += hits[term]
-    first = top(_split_expressions(present, set(rare)))
+    with_common, without_common = _split_expressions(present, set(rare))
+    first = top([with_common])
     threshold = -first[-1][1] if len(first) == k else 0.0
 
     # Every common term whose bound still fits under that threshold can be left out.
@@ -117,7 +119,7 @@ def _split_ranking(
     if not common:
         return top([fts_expression(present)])
     if common >= set(present) - set(rare):
-        return first
+        return sorted(first + top([without_common]), key=lambda row: row[1])[:k]
     # R grows past the first split's (the proven common set is smaller), so its k-th score is
     # at least the first one: the bound holds without checking again.
     return top(_split_expressions(present, set(present) - common))
