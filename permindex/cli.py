@@ -21,6 +21,7 @@ from permindex import cli_access, cli_operations, cli_search
 from permindex.config import ConfigError, PermindexConfig, load_config
 from permindex.demo.command import demo_command
 from permindex.runtime import open_runtime
+from permindex.sources import configured_connectors
 from retrieval.evaluation.command import eval_command
 from retrieval.service import cli as service_cli
 from schedules import commands
@@ -530,7 +531,7 @@ def enqueue(
 # Commands that other packages contribute: one registration line each, e.g.
 #   app.command("serve")(retrieval.service.cli.serve)
 service_cli.register(
-    app, get_config, lambda: _queue_view(get_config())
+    app, get_config, lambda: _queue_view(get_config()), lambda: configured_connectors(get_config())
 )  # `permindex serve`, `permindex keys ...`
 cli_search.register(app, get_config)  # `permindex search QUERY --user EMAIL`
 cli_operations.register(app, get_config)  # `permindex source pause|delete|...`, prune, reindex

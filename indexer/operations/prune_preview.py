@@ -19,6 +19,10 @@ from indexer.operations.controls import control_of
 from indexer.operations.retention import expired
 from indexer.pruning import read_listing, stale_documents
 
+# What a caller above the indexer (the service) is handed to build a configured source's
+# connector by id (KeyError for an unknown id), without importing connectors itself.
+ConnectorFor = Callable[[str], Connector]
+
 # Candidates listed in full; the counts cover all of them.
 MAX_LISTED = 1000
 

@@ -15,9 +15,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connectors.contract import Connector
 from indexer.backend import IndexUnavailableError
 from indexer.backends import Stores
+from indexer.operations.prune_preview import ConnectorFor
 from indexer.records import IndexStats
 from indexer.status import QueueView
 from retrieval.audit import AuditSink
@@ -94,7 +94,7 @@ def create_app(
     routers: Sequence[RouterFactory] = (),
     source_ids: Sequence[str] | None = None,
     queue: QueueView | None = None,
-    connector_for: Callable[[str], Connector] | None = None,
+    connector_for: ConnectorFor | None = None,
 ) -> FastAPI:
     """``stats`` reads the index statistics for ``/v1/admin/stats``; it defaults to
     ``searcher.index.stats``. ``probe`` is the cheap read behind ``/readyz`` (raises when the

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -13,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from connectors.contract import Connector
+from indexer.operations.prune_preview import ConnectorFor
 from indexer.principals import OrgPolicy
 from indexer.settings import EmbeddingSettings, IndexSettings
 from indexer.status import QueueView
@@ -60,27 +59,15 @@ def retrieval_settings(config: DeploymentConfig) -> RetrievalSettings:
     return settings
 
 
-def configured_connectors(config: DeploymentConfig) -> Callable[[str], Connector]:
-    """The connector of a configured source (KeyError otherwise), for the admin prune preview."""
-
-    def connector_for(source_id: str) -> Connector:
-        from connectors.registry import build_connector
-
-        for source in getattr(config, "sources", []):
-            if source.id == source_id:
-                return build_connector(source, config.org_policy, lambda: datetime.now(UTC))
-        raise KeyError(source_id)
-
-    return connector_for
-
-
 def register(
     app: typer.Typer,
     load_config: Callable[[], DeploymentConfig],
     queue_view: Callable[[], QueueView | None] | None = None,
+    connectors: Callable[[], ConnectorFor] | None = None,
 ) -> None:
-    """``queue_view`` gives the broker's view for ``/v1/admin/status`` (the composition root
-    knows the broker; retrieval does not import schedules)."""
+    """``queue_view`` gives the broker's view for ``/v1/admin/status`` and ``connectors`` the
+    configured sources' connectors for the prune preview: the composition root knows both
+    (retrieval imports neither schedules nor connectors)."""
     err = Console(stderr=True)
 
     def fail(message: str) -> typer.Exit:
@@ -114,7 +101,7 @@ def register(
                 service=settings,
                 source_ids=[source.id for source in getattr(config, "sources", [])],
                 queue=queue_view() if queue_view is not None else None,
-                connector_for=configured_connectors(config),
+                connector_for=connectors() if connectors is not None else None,
             )
         except (NoApiKeysError, KeysFileError, AuditFileError) as exc:
             raise fail(str(exc)) from None

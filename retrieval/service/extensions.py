@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 
 from fastapi import APIRouter
 
-from connectors.contract import Connector
 from indexer.backends import Stores
+from indexer.operations.prune_preview import ConnectorFor
 from indexer.status import QueueView
 from retrieval.audit import AuditSink
 from retrieval.identity import IdentityResolver
@@ -57,7 +57,7 @@ class ServiceContext:
     source_ids: tuple[str, ...] | None = None
     queue: QueueView | None = None
     # A configured source's connector (KeyError when not configured), for prune previews.
-    connector_for: Callable[[str], Connector] | None = None
+    connector_for: ConnectorFor | None = None
 
 
 RouterFactory = Callable[[ServiceContext], APIRouter]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 
-from connectors.contract import Connector
 from indexer.backends import Stores, open_stores
 from indexer.embedding import make_embedder
+from indexer.operations.prune_preview import ConnectorFor
 from indexer.settings import EmbeddingSettings, IndexSettings
 from indexer.status import QueueView
 from retrieval.audit import AuditSink, JsonlAuditSink
@@ -67,7 +67,7 @@ def open_service(
     audit: AuditSink | None = None,
     source_ids: Sequence[str] | None = None,
     queue: QueueView | None = None,
-    connector_for: Callable[[str], Connector] | None = None,
+    connector_for: ConnectorFor | None = None,
 ) -> OpenService:
     keys = ApiKeyStore.from_file(service.keys_file)
     if len(keys) == 0:

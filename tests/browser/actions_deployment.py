@@ -11,7 +11,8 @@ from pathlib import Path
 from indexer.run_types import RunType
 from permindex.config import load_config
 from permindex.runtime import open_runtime
-from retrieval.service.cli import configured_connectors, retrieval_settings
+from permindex.sources import configured_connectors
+from retrieval.service.cli import retrieval_settings
 from retrieval.service.keys import Capability, create_key
 from retrieval.service.server import open_service
 from retrieval.service.settings import ServiceSettings
