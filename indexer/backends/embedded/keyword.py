@@ -15,10 +15,10 @@ order (up to ties), over a fraction of the rows. (Terms in half the rows or more
 at all: FTS5 gives them an idf of 1e-6; see ``_split_ranking``.)
 
 The threshold comes from the query itself: a first split takes the rarest terms (few rows); the
-k-th permitted score its AND half finds is a lower bound of the final one and decides how many common terms
-can be left out; if the first split already left them out it is the answer, else a second split
-with the proven common set is (its k-th score can only be higher). Anything else — one term, few
-matches, fewer than k permitted chunks holding a rare term — runs the plain OR.
+k-th permitted score its AND half finds is a lower bound of the final one and decides how many
+common terms can be left out; if the first split already left them out it is the answer, else a
+second split with the proven common set is (its k-th score can only be higher). Anything else —
+one term, few matches, fewer than k permitted chunks holding a rare term — runs the plain OR.
 
 Highlights are not made here: the searcher asks for them for the final page only (``snippets``).
 """
