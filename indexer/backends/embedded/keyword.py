@@ -11,8 +11,7 @@ chunk holding no term of ``R`` scores below ``U``. Once k permitted chunks holdi
 score ``U`` or more, they are the top k (MaxScore). FTS5 still computes the scores: the rows
 holding a rare term are ``(R) AND (C)`` plus ``(R) NOT (C)``, and in both every phrase of the
 query is present once, so ``bm25()`` of either is the score of the plain OR — same scores, same
-order (up to ties), over a fraction of the rows. (Terms in half the rows or more are not ranked
-at all: FTS5 gives them an idf of 1e-6; see ``_split_ranking``.)
+order (up to ties), over a fraction of the rows.
 
 The threshold comes from the query itself: a first split takes the rarest terms (few rows); the
 k-th permitted score its AND half finds is a lower bound of the final one and decides how many
@@ -79,16 +78,14 @@ def _split_ranking(
 ) -> list[tuple[int, float]]:
     rows, hits = stats
     terms = list(hits)
-    # A term in no row adds nothing to any score. A term in half the rows or more gets FTS5's
-    # floor idf, 1e-6: it moves a score by 2.2e-6 at most, yet its posting list is the longest to
-    # walk (bm25() walks every phrase's list once per statement for its idf) and to decode on
-    # every row. Leaving those out reorders only chunks whose scores tie to within 2.2e-6 per
-    # such term; a query made only of them keeps them.
+    # A term in no row adds nothing to any score. Terms in half the rows or more (FTS5's floor
+    # idf, 1e-6) stay: dropping them would drop chunks that hold only them, and whether a term
+    # is that common depends on documents the caller may not see, so hidden documents would
+    # change a search key's results (tests/retrieval/service/test_scores.py). The split below
+    # leaves them out only where the bound proves them unable to reach the top k.
     present = [term for term in terms if hits[term] > 0]
     if not present:
         return []
-    if any(_idf(rows, hits[term]) > _IDF_FLOOR for term in present):
-        present = [term for term in present if _idf(rows, hits[term]) > _IDF_FLOOR]
     if len(present) == 1 or sum(hits[term] for term in present) <= split_rows:
         return top([fts_expression(present)])
     bound = {term: (_K1 + 1.0) * _idf(rows, hits[term]) for term in present}
