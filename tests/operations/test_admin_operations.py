@@ -7,45 +7,23 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from connectors.org import OrgPolicy
 from indexer.backends import Stores
 from indexer.operations.pause import SourcePausedError, check_not_paused
-from retrieval.identity import IdentityResolver
-from retrieval.searcher import Searcher
-from retrieval.service.admin_operations import operations_router
-from retrieval.service.app import create_app
-from retrieval.service.keys import ApiKeyStore, Capability, create_key
-from retrieval.service.settings import ServiceSettings
-from retrieval.settings import RetrievalSettings
-from tests.operations.helpers import HashEmbedder, doc_ids, found, write_docs
+from tests.operations.admin_app import admin_app
+from tests.operations.helpers import doc_ids, found, write_docs
 from tests.retrieval.corpus import ListAuditSink
-
-ORG = OrgPolicy(tenant="acme", domains=frozenset({"example.com"}))
 
 
 @pytest.mark.parametrize("backend_kind", ["embedded"])
 def test_pause_retention_and_a_confirmed_delete_audited(stores: Stores, tmp_path: Path) -> None:
     write_docs(stores, "wiki", 4)
-    keys_path = tmp_path / "keys.yaml"
-    admin = create_key(keys_path, "ops", {Capability.ADMIN})[1]
-    search = create_key(keys_path, "app", {Capability.SEARCH})[1]
     audit = ListAuditSink()
-    settings = RetrievalSettings.model_validate({"org": ORG})
-    app = create_app(
-        Searcher(stores.index, HashEmbedder(8), settings, audit=audit),
-        IdentityResolver(stores.directory, ORG),
-        ApiKeyStore.from_file(keys_path),
-        ServiceSettings(keys_file=keys_path),
-        stores=stores,
-        audit=audit,
-        routers=[operations_router],
-    )
-    as_admin = {"Authorization": f"Bearer {admin}"}
+    app, as_admin, as_search = admin_app(stores, tmp_path, audit)
     with TestClient(app) as http:
         refused = http.post(
             "/v1/admin/sources/wiki/pause",
             json={},
-            headers={"Authorization": f"Bearer {search}"},
+            headers=as_search,
         )
         assert refused.status_code == 403
         check_not_paused(stores, "wiki")

@@ -5,65 +5,31 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from connectors.contract import Connector
-from connectors.org import OrgPolicy
 from indexer.backends import Stores
 from indexer.operations import reindex as reindex_module
 from indexer.operations.reindex import ReindexReport
 from indexer.operations.reindex_marker import ReindexMarker, marker_store_for
 from indexer.operations.retention import set_retention
-from retrieval.identity import IdentityResolver
-from retrieval.searcher import Searcher
 from retrieval.service import admin_operations_reindex as reindex_jobs
-from retrieval.service.admin_operations import operations_router
 from retrieval.service.admin_operations_reindex import LEASE_KEY
-from retrieval.service.app import create_app
-from retrieval.service.keys import ApiKeyStore, Capability, create_key
-from retrieval.service.settings import ServiceSettings
-from retrieval.settings import RetrievalSettings
 from tests.conformance.builders import ALICE
 from tests.connectors.scripted import Doc, ScriptedConnector
-from tests.operations.helpers import HashEmbedder, doc_ids, write_docs
+from tests.operations.admin_app import admin_app
+from tests.operations.helpers import doc_ids, write_docs
 from tests.retrieval.corpus import ListAuditSink
-
-ORG = OrgPolicy(tenant="acme", domains=frozenset({"example.com"}))
 
 
 def _listing(listed: range) -> ScriptedConnector:
     docs = {f"d{i}": Doc(scope="a", body="x", acl=frozenset({ALICE})) for i in listed}
     return ScriptedConnector(source_id="wiki", docs=docs, scopes=["a"])
-
-
-def _app(
-    stores: Stores,
-    tmp_path: Path,
-    audit: ListAuditSink,
-    connector_for: Callable[[str], Connector] | None = None,
-) -> tuple[FastAPI, dict[str, str], dict[str, str]]:
-    keys_path = tmp_path / "keys.yaml"
-    admin = create_key(keys_path, "ops", {Capability.ADMIN})[1]
-    search = create_key(keys_path, "app", {Capability.SEARCH})[1]
-    settings = RetrievalSettings.model_validate({"org": ORG})
-    app = create_app(
-        Searcher(stores.index, HashEmbedder(8), settings, audit=audit),
-        IdentityResolver(stores.directory, ORG),
-        ApiKeyStore.from_file(keys_path),
-        ServiceSettings(keys_file=keys_path),
-        stores=stores,
-        audit=audit,
-        routers=[operations_router],
-        connector_for=connector_for,
-    )
-    return app, {"Authorization": f"Bearer {admin}"}, {"Authorization": f"Bearer {search}"}
 
 
 @pytest.mark.parametrize("backend_kind", ["embedded"])
@@ -82,7 +48,7 @@ def test_prune_preview_pages_what_would_go_and_why_and_deletes_nothing(
         return _listing(range(3, 10))
 
     audit = ListAuditSink()
-    app, as_admin, as_search = _app(stores, tmp_path, audit, connector_for)
+    app, as_admin, as_search = admin_app(stores, tmp_path, audit, connector_for)
     url = "/v1/admin/sources/wiki/prune-preview"
     with TestClient(app) as http:
         assert http.get(url, headers=as_search).status_code == 403
@@ -114,7 +80,7 @@ def test_prune_preview_pages_what_would_go_and_why_and_deletes_nothing(
 
 @pytest.mark.parametrize("backend_kind", ["embedded"])
 def test_a_service_without_its_sources_refuses_the_preview(stores: Stores, tmp_path: Path) -> None:
-    app, as_admin, _ = _app(stores, tmp_path, ListAuditSink())
+    app, as_admin, _ = admin_app(stores, tmp_path, ListAuditSink())
     with TestClient(app) as http:
         answer = http.get("/v1/admin/sources/wiki/prune-preview", headers=as_admin)
     assert answer.status_code == 503
@@ -147,7 +113,7 @@ def test_reindex_through_the_api_runs_in_the_background_one_at_a_time(
 
     monkeypatch.setattr(reindex_jobs, "run_reindex", held)
     audit = ListAuditSink()
-    app, as_admin, as_search = _app(stores, tmp_path, audit)
+    app, as_admin, as_search = admin_app(stores, tmp_path, audit)
     search = {"query": "invoice", "user": ALICE.removeprefix("user:"), "top_k": 50}
     with TestClient(app) as http:
         hits = http.post("/v1/search", json=search, headers=as_search)
