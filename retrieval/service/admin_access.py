@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Query
 
+from indexer.backends import Stores
 from retrieval.access.audience import who_can_see
 from retrieval.access.audit import diff_record, explain_record, who_record
 from retrieval.access.diff import AccessDiff, DiffUnavailableError, access_diff, parse_since
@@ -44,6 +45,20 @@ _DIFF_ERRORS = {
     },
 }
 _ID = Query(..., min_length=1, max_length=2048, description="document id: <source>:<external id>")
+_USER = Query(
+    ...,
+    min_length=EMAIL_MIN_CHARS,
+    max_length=EMAIL_MAX_CHARS,
+    pattern=EMAIL_PATTERN,
+    description="the user's email",
+)
+
+
+def _admin_stores(ctx: ServiceContext, record: ApiKeyRecord) -> Stores:
+    ctx.require_admin(record)
+    if ctx.stores is None:
+        raise ServiceError(503, "no_stores", "this service was built without its stores")
+    return ctx.stores
 
 
 def access_router(ctx: ServiceContext) -> APIRouter:
@@ -56,20 +71,11 @@ def access_router(ctx: ServiceContext) -> APIRouter:
         summary="Why a user can or cannot see a document, from what the index holds (admin).",
     )
     async def explain(
-        user: str = Query(
-            ...,
-            min_length=EMAIL_MIN_CHARS,
-            max_length=EMAIL_MAX_CHARS,
-            pattern=EMAIL_PATTERN,
-            description="the user's email",
-        ),
+        user: str = _USER,
         doc_id: str = _ID,
         record: ApiKeyRecord = Depends(ctx.authenticate),
     ) -> AccessExplanation:
-        ctx.require_admin(record)
-        stores = ctx.stores
-        if stores is None:
-            raise ServiceError(503, "no_stores", "this service was built without its stores")
+        stores = _admin_stores(ctx, record)
         started = time.perf_counter()
         try:
             answer = await ctx.run(lambda: explain_access(stores, ctx.resolver, user, doc_id))
@@ -94,10 +100,7 @@ def access_router(ctx: ServiceContext) -> APIRouter:
         limit: int = Query(50, ge=1, le=500),
         record: ApiKeyRecord = Depends(ctx.authenticate),
     ) -> AccessAudience:
-        ctx.require_admin(record)
-        stores = ctx.stores
-        if stores is None:
-            raise ServiceError(503, "no_stores", "this service was built without its stores")
+        stores = _admin_stores(ctx, record)
         started = time.perf_counter()
         audience = await ctx.run(
             lambda: who_can_see(stores, ctx.resolver, doc_id, offset=offset, limit=limit)
@@ -116,13 +119,7 @@ def access_router(ctx: ServiceContext) -> APIRouter:
         summary="Documents that became visible or hidden for a user since a time (admin).",
     )
     async def diff(
-        user: str = Query(
-            ...,
-            min_length=EMAIL_MIN_CHARS,
-            max_length=EMAIL_MAX_CHARS,
-            pattern=EMAIL_PATTERN,
-            description="the user's email",
-        ),
+        user: str = _USER,
         since: str = Query(
             ...,
             min_length=1,
@@ -133,10 +130,7 @@ def access_router(ctx: ServiceContext) -> APIRouter:
         limit: int = Query(50, ge=1, le=500),
         record: ApiKeyRecord = Depends(ctx.authenticate),
     ) -> AccessDiff:
-        ctx.require_admin(record)
-        stores = ctx.stores
-        if stores is None:
-            raise ServiceError(503, "no_stores", "this service was built without its stores")
+        stores = _admin_stores(ctx, record)
         now = datetime.now(UTC)
         try:
             since_at = parse_since(since, now)
