@@ -134,8 +134,10 @@ def embedder() -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder()
 
 
-# Under pytest-xdist (tests/run), tests that need something exclusive share one worker process:
-# the scale-out tests restart the one Redis and reuse its database numbers.
+# Meant to keep tests that need something exclusive in one pytest-xdist process. It does not
+# today: pytest-xdist 3.8 writes the group into a node id attribute pytest 9 no longer reads, so
+# loadgroup groups nothing. The scale-out tests therefore give each process its own Redis
+# (tests/scale_out/conftest.py); the marks stay for when xdist reads them again.
 _EXCLUSIVE_DIRS = {"scale_out": "redis"}
 
 

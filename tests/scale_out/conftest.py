@@ -1,6 +1,6 @@
-"""A real Redis for the scale-out tests: the one tests/run started (PERMINDEX_TEST_REDIS_PORT),
-else one started here by deploy/local-redis and stopped at the end. Each test gets its own
-database number, flushed first."""
+"""A real Redis for the scale-out tests: the one tests/run started (PERMINDEX_TEST_REDIS_PORT) in
+the first test process, else one started here by deploy/local-redis and stopped at the end. Each
+test gets its own database number, flushed first."""
 
 from __future__ import annotations
 
@@ -26,7 +26,11 @@ _databases = itertools.count(1)
 @pytest.fixture(scope="session")
 def redis_port() -> Iterator[int]:
     given = os.environ.get("PERMINDEX_TEST_REDIS_PORT")
-    if given:
+    # The first test process uses the Redis tests/run started; any other process starts its own,
+    # since these tests restart their Redis and number its databases per process. (The
+    # xdist_group in tests/conftest.py does not keep them in one process: pytest-xdist 3.8 sets
+    # a node id attribute pytest 9 no longer reads, so loadgroup groups nothing.)
+    if given and os.environ.get("PYTEST_XDIST_WORKER", "gw0") == "gw0":
         yield int(given)
         return
     port = free_port()
