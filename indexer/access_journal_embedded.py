@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pydantic import TypeAdapter
 
 from indexer.access_journal import DEFAULT_KEEP, JournalEntry, PruneClock, subject_of
-from indexer.backends.embedded.database import Database
+from indexer.backends.embedded.database import Database, table_exists
 from indexer.backends.embedded.rows import to_json
 
 _SCHEMA = """
@@ -54,25 +54,13 @@ class EmbeddedAccessJournal:
         # Reads never create the table: a file opened read-only must still answer.
         if not self._ready:
             with self.db.read() as conn:
-                self._ready = (
-                    conn.execute(
-                        "SELECT 1 FROM sqlite_master WHERE type = 'table'"
-                        " AND name = 'access_journal'"
-                    ).fetchone()
-                    is not None
-                )
+                self._ready = table_exists(conn, "access_journal")
         return self._ready
 
     def _ensure(self) -> None:
         if not self._exists():
             with self.db.write() as conn:
-                created = (
-                    conn.execute(
-                        "SELECT 1 FROM sqlite_master WHERE type = 'table'"
-                        " AND name = 'access_journal'"
-                    ).fetchone()
-                    is None
-                )
+                created = not table_exists(conn, "access_journal")
                 for statement in filter(str.strip, _SCHEMA.split(";")):
                     conn.execute(statement)
                 if created and _empty(conn):

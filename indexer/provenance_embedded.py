@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from indexer.backends.embedded.database import Database
+from indexer.backends.embedded.database import Database, table_exists
 from indexer.backends.embedded.rows import to_json
 from indexer.provenance import AclProvenance, IndexedAcl
 
@@ -30,13 +30,7 @@ class EmbeddedProvenanceStore:
         # Reads never create the table: a file opened read-only must still answer.
         if not self._ready:
             with self.db.read() as conn:
-                self._ready = (
-                    conn.execute(
-                        "SELECT 1 FROM sqlite_master WHERE type = 'table'"
-                        " AND name = 'acl_provenance'"
-                    ).fetchone()
-                    is not None
-                )
+                self._ready = table_exists(conn, "acl_provenance")
         return self._ready
 
     def _ensure(self) -> None:

@@ -15,6 +15,7 @@ import sqlite3
 from collections.abc import Callable
 
 from indexer.backend import SCHEMA_VERSION
+from indexer.backends.embedded.database import table_exists
 from indexer.records import metadata_pairs
 
 _V1 = """
@@ -140,10 +141,7 @@ class SchemaError(Exception):
 
 
 def current_version(conn: sqlite3.Connection) -> int:
-    exists = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
-    ).fetchone()
-    if exists is None:
+    if not table_exists(conn, "schema_version"):
         return 0
     row = conn.execute("SELECT version FROM schema_version").fetchone()
     return 0 if row is None else int(row[0])
