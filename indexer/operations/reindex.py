@@ -38,7 +38,12 @@ from pydantic import BaseModel
 
 from indexer.backend import IndexBackend
 from indexer.backends import Stores
-from indexer.dual_write import reembed
+from indexer.dual_write import (
+    forget_target_embedder,
+    reembed,
+    register_target_embedder,
+    target_embedder,
+)
 from indexer.embedding import Embedder
 from indexer.operations.leases import HeldLeases, hold_leases, lease_keys
 from indexer.operations.reads import DocumentReader
@@ -292,6 +297,19 @@ def new_owner() -> str:
     return f"reindex:{uuid.uuid4().hex[:8]}"
 
 
+def resumed(
+    marker: ReindexMarker | None, embedder: Embedder | None
+) -> tuple[ReindexMarker, Embedder | None]:
+    """The re-index in progress and its target's model, to carry it on: ``embedder`` when the
+    caller gives one (registered for this process's writers), else the model the marker names."""
+    if marker is None:
+        raise ReindexError("no re-index is in progress")
+    if embedder is not None:
+        register_target_embedder(marker.reindex_id, embedder)
+        return marker, embedder
+    return marker, target_embedder(marker)
+
+
 # -- operator entry points beside the backend-specific re-index -----------------------------
 
 
@@ -326,7 +344,5 @@ def abort_reindex(
             from indexer.operations.reindex_opensearch import abort_opensearch
 
             abort_opensearch(stores, marker)
-    from indexer.dual_write import forget_target_embedder
-
     forget_target_embedder(marker.reindex_id)
     return marker

@@ -30,7 +30,7 @@ from indexer.backends import Stores
 from indexer.backends.embedded import open_embedded
 from indexer.backends.embedded.database import Database
 from indexer.backends.embedded.index import EmbeddedIndex
-from indexer.dual_write import forget_target_embedder, register_target_embedder, target_embedder
+from indexer.dual_write import forget_target_embedder, register_target_embedder
 from indexer.embedding import Embedder, make_embedder
 from indexer.operations.reads import reader_for
 from indexer.operations.reindex import (
@@ -41,6 +41,7 @@ from indexer.operations.reindex import (
     ReindexReport,
     hold_all,
     new_owner,
+    resumed,
     utc_now,
     wait_for_runs,
     writer_keys,
@@ -88,15 +89,10 @@ def reindex_embedded(
     if embedder is None and embedding is not None:
         embedder = make_embedder(embedding)
     if resume:
-        if marker is None:
-            raise ReindexError("no re-index is in progress")
+        marker, embedder = resumed(marker, embedder)
         target = Path(marker.target)
         if not target.exists():
             raise ReindexError(f"the new file {target} is gone: `permindex reindex --abort`")
-        if embedder is not None:
-            register_target_embedder(marker.reindex_id, embedder)
-        else:
-            embedder = target_embedder(marker)
         with old_db.write() as conn:
             _disarm(conn)  # a re-index killed in its swap
         new_stores = open_embedded(EmbeddedSettings(path=target), marker.dimension)

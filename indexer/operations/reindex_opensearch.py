@@ -24,7 +24,7 @@ from indexer.backends import Stores
 from indexer.backends.opensearch.aliases import alias_target
 from indexer.backends.opensearch.client import Gateway
 from indexer.backends.opensearch.index import OpenSearchIndex
-from indexer.dual_write import forget_target_embedder, register_target_embedder, target_embedder
+from indexer.dual_write import forget_target_embedder, register_target_embedder
 from indexer.embedding import Embedder, make_embedder
 from indexer.operations.reads import reader_for
 from indexer.operations.reindex import (
@@ -35,6 +35,7 @@ from indexer.operations.reindex import (
     ReindexReport,
     hold_all,
     new_owner,
+    resumed,
     wait_for_runs,
     writer_keys,
 )
@@ -71,12 +72,7 @@ def reindex_opensearch(
     if embedder is None and embedding is not None:
         embedder = make_embedder(embedding)
     if resume:
-        if marker is None:
-            raise ReindexError("no re-index is in progress")
-        if embedder is not None:
-            register_target_embedder(marker.reindex_id, embedder)
-        else:
-            embedder = target_embedder(marker)
+        marker, embedder = resumed(marker, embedder)
         new_index = OpenSearchIndex(
             gw, base.model_copy(update={"index_prefix": marker.target}), marker.dimension
         )
