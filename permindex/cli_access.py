@@ -137,7 +137,6 @@ def diff(
     """Documents that became visible or hidden for USER since a time, and what changed."""
     from datetime import UTC, datetime
 
-    from indexer.access_journal import configure_access_journal
     from indexer.backend import IndexUnavailableError
     from retrieval.access.audit import diff_record
     from retrieval.access.diff import DiffUnavailableError, access_diff, parse_since
@@ -149,7 +148,6 @@ def diff(
     except ValueError as exc:
         raise _fail(str(exc), EXIT_BAD_INPUT) from None
     with _opened() as (stores, resolver, audit, audit_file):
-        configure_access_journal(stores.index, _load_config[0]().index.access_journal_days)
         started = time.perf_counter()
         try:
             answer = access_diff(

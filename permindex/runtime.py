@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from indexer.access_journal import configure_access_journal
 from indexer.backends import open_stores
 from indexer.embedding import Embedder, make_embedder
 from permindex.config import PermindexConfig
@@ -18,7 +17,6 @@ def open_runtime(
     else:
         dimension = embedding_dimension(config.embedding)
     stores = open_stores(config.index, dimension)
-    configure_access_journal(stores.index, config.index.access_journal_days)
     stores.index.ensure_schema()
     return Runtime(
         stores=stores,

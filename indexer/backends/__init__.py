@@ -23,10 +23,17 @@ class Stores:
 
 
 def open_stores(settings: IndexSettings, dimension: int) -> Stores:
+    # Every process that opens the index (runs, the service's access diff, the CLI) keeps and
+    # reads the same span of access journal.
+    from indexer.access_journal import configure_access_journal
+
     if settings.opensearch is not None:
         from indexer.backends.opensearch import open_opensearch
 
-        return open_opensearch(settings.opensearch, dimension)
-    from indexer.backends.embedded import open_embedded
+        stores = open_opensearch(settings.opensearch, dimension)
+    else:
+        from indexer.backends.embedded import open_embedded
 
-    return open_embedded(settings.embedded, dimension)
+        stores = open_embedded(settings.embedded, dimension)
+    configure_access_journal(stores.index, settings.access_journal_days)
+    return stores
