@@ -61,7 +61,7 @@ def make_client(settings: OpenSearchSettings) -> OpenSearch:
         # Retries happen in Gateway.call only, so attempts and backoff are decided in one place.
         max_retries=0,
         retry_on_timeout=False,
-        http_compress=True,
+        http_compress=settings.http_compress,
     )
 
 
