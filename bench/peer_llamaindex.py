@@ -33,6 +33,13 @@ occurrence kept.
 
     python bench/peer_llamaindex.py            # JSON: bench/results/peer_llamaindex.json
 
+End to end (``--end-to-end``, off by default): the same timed queries once more, each system
+embedding the query itself with its default embedder before searching, alternating: permindex's
+default (``EmbeddingSettings()``: ONNX Runtime float, the torch vectors) and, for LlamaIndex,
+sentence-transformers on torch, which is what its ``HuggingFaceEmbedding`` runs (that package is
+not installed here; it calls ``SentenceTransformer.encode`` on the same model). The search then
+uses the cached vector, equal to the one just computed (cosine 1.0000).
+
 Index names: ``<prefix>-permindex-<size>-*`` and ``<prefix>-llamaindex-<size>`` (``--prefix``,
 default ``peer-bench``), rebuilt each run (``--reuse`` keeps them and skips the throughput line).
 """
@@ -63,8 +70,9 @@ from query_vectors import MODEL, query_vectors  # noqa: E402
 
 from indexer.backends import open_stores  # noqa: E402
 from indexer.backends.opensearch import OpenSearchIndex  # noqa: E402
+from indexer.embedding import Embedder, SentenceTransformerEmbedder, make_embedder  # noqa: E402
 from indexer.records import DocumentWrite  # noqa: E402
-from indexer.settings import IndexSettings, OpenSearchSettings  # noqa: E402
+from indexer.settings import EmbeddingSettings, IndexSettings, OpenSearchSettings  # noqa: E402
 from retrieval.evaluation.beir import iter_corpus, load_beir_eval_set  # noqa: E402
 from retrieval.evaluation.ingest import VectorCache, content_fingerprint  # noqa: E402
 from retrieval.evaluation.metrics import quality  # noqa: E402
@@ -81,6 +89,7 @@ EVERYONE = frozenset(
 )
 CALLER = "caller@bench.example"
 SYSTEMS = ["permindex hybrid", "permindex vector", "llamaindex default", "llamaindex hybrid"]
+END_TO_END = {"permindex hybrid": "permindex default", "llamaindex hybrid": "sentence-transformers"}
 
 
 class _CachedQueries:
@@ -288,7 +297,21 @@ def main(argv: list[str] | None = None) -> int:
         "--prefix", default="peer-bench", help="Index and search-pipeline name prefix."
     )
     parser.add_argument("--json", type=Path, default=Path("bench/results/peer_llamaindex.json"))
+    parser.add_argument(
+        "--end-to-end", action="store_true", help="Also time hybrid with query embedding."
+    )
     args = parser.parse_args(argv)
+    embedders: dict[str, Embedder] = {}
+    if args.end_to_end:
+        embedders = {
+            "permindex default": make_embedder(EmbeddingSettings(model=MODEL)),
+            "sentence-transformers": SentenceTransformerEmbedder(EmbeddingSettings(model=MODEL)),
+        }
+        for embedder in embedders.values():
+            embedder.embed_query("warm up")
+        # auto falls back to torch where it cannot export: say which one was measured.
+        used = type(embedders["permindex default"]).__name__
+        console.print(f"permindex default embedder: {used}")
 
     corpus = list(iter_corpus(args.beir))
     cache = VectorCache(args.vectors)
@@ -347,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
                     run[system](text, 10, CALLER_PRINCIPALS)
                     times[system].append((time.perf_counter() - started) * 1000.0)
             entry["latency"] = {s: _percentiles(v) for s, v in times.items()}
+            if embedders:
+                entry["end_to_end"] = _end_to_end(run, embedders, timed)
             rankings: dict[str, dict[str, list[str]]] = {s: {} for s in SYSTEMS}
             for case in evalset.cases:
                 for system in SYSTEMS:
@@ -376,6 +401,36 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _end_to_end(
+    run: dict[str, Callable[[str, int, frozenset[str]], list[str]]],
+    embedders: dict[str, Embedder],
+    timed: list[str],
+) -> dict[str, dict[str, float]]:
+    """Hybrid with the query embedded by each system's default embedder, alternating."""
+    systems = list(END_TO_END)
+    embed_ms: dict[str, list[float]] = {s: [] for s in systems}
+    total_ms: dict[str, list[float]] = {s: [] for s in systems}
+    for i, text in enumerate(timed):
+        for system in systems[i % 2 :] + systems[: i % 2]:
+            started = time.perf_counter()
+            embedders[END_TO_END[system]].embed_query(text)
+            embedded = time.perf_counter()
+            run[system](text, 10, CALLER_PRINCIPALS)
+            ended = time.perf_counter()
+            embed_ms[system].append((embedded - started) * 1000.0)
+            total_ms[system].append((ended - started) * 1000.0)
+    out: dict[str, dict[str, float]] = {}
+    for system in systems:
+        totals = _percentiles(total_ms[system])
+        embeds = _percentiles(embed_ms[system])
+        out[system] = {
+            **totals,
+            "embed_p50_ms": embeds["p50_ms"],
+            "embed_p95_ms": embeds["p95_ms"],
+        }
+    return out
+
+
 def _ratios(report: dict[str, Any]) -> dict[str, Any]:
     """permindex over LlamaIndex: throughput (>1 is permindex faster), p50/p95 (<1 is permindex
     faster), nDCG@10 (>1 is permindex better); hybrid against each peer mode."""
@@ -399,6 +454,12 @@ def _ratios(report: dict[str, Any]) -> dict[str, Any]:
             ratios[f"ndcg@10 {ours} / {theirs}"] = (
                 entry["quality"][ours]["ndcg@10"] / entry["quality"][theirs]["ndcg@10"]
             )
+        if "end_to_end" in entry:
+            ours, theirs = (entry["end_to_end"][s] for s in END_TO_END)
+            for stat in ("p50_ms", "p95_ms"):
+                ratios[f"{stat} end to end permindex hybrid / llamaindex hybrid"] = (
+                    ours[stat] / theirs[stat]
+                )
         out[size] = ratios
     return out
 
@@ -421,6 +482,11 @@ def _print(size: str, entry: dict[str, Any]) -> None:
             f"{q['mrr']:.4f}",
         )
     console.print(table)
+    for system, row in entry.get("end_to_end", {}).items():
+        console.print(
+            f"  end to end, {system} embedding with {END_TO_END[system]}: p50 {row['p50_ms']:.1f}"
+            f" / p95 {row['p95_ms']:.1f} ms (embedding p50 {row['embed_p50_ms']:.1f} ms)"
+        )
     for name, value in _ratios({size: entry})[size].items():
         console.print(f"  {name}: {value:.3f}")
 
