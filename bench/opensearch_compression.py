@@ -21,21 +21,18 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script: make the project importable
     sys.path.insert(0, str(REPO))
 
 from peer_llamaindex import PERMINDEX_BATCH, _CachedQueries, _NullAudit, _percentiles  # noqa: E402
 from query import CALLER, CALLER_PRINCIPALS, _documents  # noqa: E402
-from query_vectors import MODEL, query_vectors  # noqa: E402
+from query_vectors import corpus_vectors, query_vectors  # noqa: E402
 
 from indexer.backends import Stores, open_stores  # noqa: E402
 from indexer.backends.opensearch import OpenSearchIndex  # noqa: E402
 from indexer.settings import IndexSettings, OpenSearchSettings  # noqa: E402
 from retrieval.evaluation.beir import iter_corpus, load_queries  # noqa: E402
-from retrieval.evaluation.ingest import VectorCache, content_fingerprint  # noqa: E402
 from retrieval.models import SearchQuery  # noqa: E402
 from retrieval.searcher import Searcher  # noqa: E402
 from retrieval.settings import RetrievalSettings  # noqa: E402
@@ -65,12 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     corpus = list(iter_corpus(args.beir))
-    cache = VectorCache(args.vectors)
-    rows = [cache.get(content_fingerprint(d, MODEL)) for d in corpus]
-    if any(row is None for row in rows):
-        raise SystemExit(f"{args.vectors} lacks corpus vectors; run permindex eval first")
-    corpus_vectors = np.stack([row for row in rows if row is not None])
-    documents = list(_documents(corpus, corpus_vectors, args.chunks, seed=3))
+    abstract_vectors = corpus_vectors(corpus, args.vectors)
+    documents = list(_documents(corpus, abstract_vectors, args.chunks, seed=3))
     texts = list(load_queries(args.beir, "train").values())[: args.queries]
     by_id, _ = query_vectors({str(i): text for i, text in enumerate(texts)})
     vectors = {texts[int(i)]: vector for i, vector in by_id.items()}

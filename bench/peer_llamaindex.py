@@ -66,7 +66,7 @@ if str(REPO) not in sys.path:  # run as a script: make the project importable
 
 from hybrid_query import minmax_pipeline  # noqa: E402
 from query import CALLER_PRINCIPALS, GROUPS, TENANT, _documents  # noqa: E402
-from query_vectors import MODEL, query_vectors  # noqa: E402
+from query_vectors import MODEL, corpus_vectors, query_vectors  # noqa: E402
 
 from indexer.backends import open_stores  # noqa: E402
 from indexer.backends.opensearch import OpenSearchIndex  # noqa: E402
@@ -74,7 +74,6 @@ from indexer.embedding import Embedder, SentenceTransformerEmbedder, make_embedd
 from indexer.records import DocumentWrite  # noqa: E402
 from indexer.settings import EmbeddingSettings, IndexSettings, OpenSearchSettings  # noqa: E402
 from retrieval.evaluation.beir import iter_corpus, load_beir_eval_set  # noqa: E402
-from retrieval.evaluation.ingest import VectorCache, content_fingerprint  # noqa: E402
 from retrieval.evaluation.metrics import quality  # noqa: E402
 from retrieval.models import SearchMode, SearchQuery  # noqa: E402
 from retrieval.searcher import Searcher  # noqa: E402
@@ -314,11 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"permindex default embedder: {used}")
 
     corpus = list(iter_corpus(args.beir))
-    cache = VectorCache(args.vectors)
-    rows = [cache.get(content_fingerprint(d, MODEL)) for d in corpus]
-    if any(row is None for row in rows):
-        raise SystemExit(f"{args.vectors} lacks corpus vectors; run permindex eval first")
-    corpus_vectors = np.stack([row for row in rows if row is not None])
+    abstract_vectors = corpus_vectors(corpus, args.vectors)
     evalset = load_beir_eval_set(args.beir, args.split, limit=args.quality_limit)
     qrels = {case.id: dict(case.relevant) for case in evalset.cases}
     by_id, seconds = query_vectors({case.id: case.query for case in evalset.cases})
@@ -350,7 +345,9 @@ def main(argv: list[str] | None = None) -> int:
                     ("llamaindex", peer),
                 ]
                 for name, writer in writers:
-                    chunks, secs = writer.write(_documents(corpus, corpus_vectors, target, seed=11))
+                    chunks, secs = writer.write(
+                        _documents(corpus, abstract_vectors, target, seed=11)
+                    )
                     throughput[name] = {
                         "chunks": chunks,
                         "seconds": secs,

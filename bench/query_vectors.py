@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,8 @@ import numpy.typing as npt
 
 from indexer.embedding import make_embedder
 from indexer.settings import EmbeddingSettings
-from retrieval.evaluation.ingest import VectorCache
+from retrieval.evaluation.beir import BeirDocument
+from retrieval.evaluation.ingest import VectorCache, content_fingerprint
 
 MODEL = "all-MiniLM-L6-v2"
 DEFAULT_CACHE = Path("var/bench/scifact-queries.vectors.npz")
@@ -52,3 +53,14 @@ def query_vectors(
         assert cached is not None
         out[qid] = cached
     return out, seconds
+
+
+def corpus_vectors(
+    corpus: Sequence[BeirDocument], path: Path, model: str = MODEL
+) -> npt.NDArray[np.float32]:
+    """The corpus vectors ``permindex eval`` cached in ``path``, in corpus order."""
+    cache = VectorCache(path)
+    rows = [cache.get(content_fingerprint(document, model)) for document in corpus]
+    if any(row is None for row in rows):
+        raise SystemExit(f"{path} lacks corpus vectors; run permindex eval first")
+    return np.stack([row for row in rows if row is not None])
