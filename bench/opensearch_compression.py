@@ -65,8 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     abstract_vectors = corpus_vectors(corpus, args.vectors)
     documents = list(_documents(corpus, abstract_vectors, args.chunks, seed=3))
     texts = list(load_queries(args.beir, "train").values())[: args.queries]
-    by_id, _ = query_vectors({str(i): text for i, text in enumerate(texts)})
-    vectors = {texts[int(i)]: vector for i, vector in by_id.items()}
+    vectors, _ = query_vectors({text: text for text in texts})  # keyed by the text itself
 
     stores: dict[str, Stores] = {}
     for name, compress in VARIANTS.items():
@@ -91,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise RuntimeError(f"{len(result.failed)} writes failed: {result.failed[0]}")
             chunks[name] += sum(len(d.chunks) for d in batch)
         writes = {
-            name: {"chunks": chunks[name], "seconds": seconds[name]}
-            | {"chunks_per_s": chunks[name] / seconds[name]}
+            name: {
+                "chunks": chunks[name],
+                "seconds": seconds[name],
+                "chunks_per_s": chunks[name] / seconds[name],
+            }
             for name in VARIANTS
         }
         for name in VARIANTS:

@@ -19,8 +19,8 @@ class OpenSearchSettings(BaseModel):
     verify_certs: bool = True
     timeout_s: float = 30.0
     # gzip of request and response bodies. Off: on a local or LAN node the compression costs more
-    # CPU than the bytes it saves (2 cores, local node: writes 1.97x faster and hybrid queries
-    # p50 0.75x without it; docs/benchmarks.md). Worth turning on over a slow link only.
+    # CPU than the bytes it saves (2 cores, local node: writes 1.92x faster and hybrid queries
+    # p50 0.80x without it; docs/benchmarks.md). Worth turning on over a slow link only.
     http_compress: bool = False
     # "porter" is the backend's own analyzer (unicode61-like tokenizer, lowercase, ASCII folding,
     # Porter stemming: the embedded index's analysis). Any analyzer the node has also works:
