@@ -20,7 +20,7 @@ from pathlib import Path
 
 # Part of every cache key: bump it when the export or quantisation recipe changes, so old
 # artifacts are never mistaken for new ones.
-EXPORTER_VERSION = "2"
+EXPORTER_VERSION = "3"
 _CHUNK = 1 << 20
 _SMALL_FILE = 4 << 20
 

@@ -5,6 +5,12 @@ Exportable: a Transformer module whose forward takes ``input_ids``/``attention_m
 Normalize module after it (the ONNX embedder always normalises, like the torch one). Anything
 else fails with ``OnnxExportError`` naming what is unsupported; such a model runs on
 ``backend: torch``. The export is checked against the torch model before it is kept.
+
+A BERT model's graph is then rewritten by ONNX Runtime's offline transformer fusion (one
+EmbedLayerNormalization, and per layer Attention, BiasGelu and SkipLayerNormalization in place
+of the traced MatMul/Softmax/LayerNorm chains); the fused graph is what is verified and kept.
+Any other architecture, a fusion that raises, or a fused graph that does not verify keeps the
+unfused export, logged.
 """
 
 from __future__ import annotations
@@ -38,6 +44,9 @@ INFO_FILE = "export.json"
 OPSET = 17
 # The export must reproduce the torch vectors (it does to 1e-6); anything less is a bad export.
 MIN_EXPORT_COSINE = 0.9999
+# Hugging Face model types whose traced graph ONNX Runtime's "bert" fusion rewrites (its
+# pattern matcher is written against the BERT encoder layer). Other types export unfused.
+FUSABLE_MODEL_TYPES = frozenset({"bert"})
 _CHECK_TEXTS = (
     "Permission-aware hybrid search.",
     "A longer sentence, so that the check batch is padded and the attention mask matters.",
@@ -55,6 +64,8 @@ class ExportInfo(BaseModel):
     max_seq_length: int
     inputs: list[str]
     pad_id: int
+    # The float graph runs ONNX Runtime's fused transformer ops (com.microsoft domain).
+    fused: bool = False
 
 
 class ExportedModel(BaseModel):
@@ -205,8 +216,12 @@ def _export_float(model_name: str, model_dir: Path, folder: Path) -> None:
     with tempfile.TemporaryDirectory(dir=folder, prefix=".check-") as scratch:
         candidate = Path(scratch) / FLOAT_FILE
         export(candidate)
-        _verify(model, candidate, inputs, model_name)
-        write_artifact(folder / FLOAT_FILE, lambda tmp: os.replace(candidate, tmp))
+        config = transformer.auto_model.config
+        kept = _fused_if_verified(model, config, candidate, inputs, model_name)
+        if kept is None:
+            _verify(model, candidate, inputs, model_name)
+            kept = candidate
+        write_artifact(folder / FLOAT_FILE, lambda tmp: os.replace(kept, tmp))
     write_artifact(folder / TOKENIZER_FILE, lambda tmp: tokenizer.backend_tokenizer.save(str(tmp)))
     getter = getattr(model, "get_embedding_dimension", None)
     dimension = (getter or model.get_sentence_embedding_dimension)()
@@ -217,8 +232,69 @@ def _export_float(model_name: str, model_dir: Path, folder: Path) -> None:
         max_seq_length=model.max_seq_length,
         inputs=inputs,
         pad_id=int(tokenizer.pad_token_id or 0),
+        fused=kept != candidate,
     )
     write_artifact(folder / INFO_FILE, lambda tmp: write_text(tmp, info.model_dump_json()))
+
+
+def _fused_if_verified(
+    model: Any, config: Any, exported: Path, inputs: list[str], model_name: str
+) -> Path | None:
+    """The fused graph of ``exported``, next to it, if it verifies; None keeps the unfused one."""
+    fused = exported.with_name("fused.onnx")
+    if not _fuse(exported, fused, config, inputs, model_name):
+        return None
+    try:
+        _verify(model, fused, inputs, model_name)
+    except OnnxExportError as exc:
+        log.warning("%s: keeping the unfused ONNX graph, the fused one failed: %s", model_name, exc)
+        return None
+    return fused
+
+
+def _fuse(source: Path, target: Path, config: Any, inputs: list[str], model_name: str) -> bool:
+    """Write ONNX Runtime's fused graph of ``source`` to ``target``; False if it cannot fuse.
+
+    Python fusion only (opt_level 0): the saved graph stays free of the session's own
+    hardware-specific rewrites, which ONNX Runtime applies again when it loads the file.
+    """
+    model_type = getattr(config, "model_type", None)
+    if model_type not in FUSABLE_MODEL_TYPES:
+        log.info(
+            "%s: model type %r is not one ONNX Runtime's BERT fusion rewrites; exported unfused",
+            model_name,
+            model_type,
+        )
+        return False
+    layers = int(config.num_hidden_layers)
+    try:
+        from onnxruntime.transformers.fusion_options import FusionOptions
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        optimized = optimize_model(
+            str(source), model_type="bert", num_heads=int(config.num_attention_heads),
+            hidden_size=int(config.hidden_size), optimization_options=FusionOptions("bert"),
+            opt_level=0, use_gpu=False,
+        )  # fmt: skip
+        counts = optimized.get_fused_operator_statistics()
+        graph_inputs = [value.name for value in optimized.model.graph.input]
+        # Every layer's attention fused, or the graph is only partly rewritten: keep it unfused
+        # rather than run a graph whose speed and int8 recipe were never measured.
+        if counts.get("Attention", 0) != layers or sorted(graph_inputs) != sorted(inputs):
+            log.warning(
+                "%s: ONNX Runtime's fusion gave %s and inputs %s for %d layers; exported unfused",
+                model_name,
+                {op: n for op, n in counts.items() if n},
+                graph_inputs,
+                layers,
+            )
+            return False
+        optimized.save_model_to_file(str(target))
+    except Exception as exc:  # the optimizer's pattern matching fails in arbitrary ways
+        log.warning("%s: ONNX Runtime's fusion failed (%r); exported unfused", model_name, exc)
+        return False
+    log.info("%s: fused ONNX graph: %s", model_name, {op: n for op, n in counts.items() if n})
+    return True
 
 
 def _verify(model: Any, onnx_path: Path, inputs: list[str], model_name: str) -> None:
@@ -237,15 +313,38 @@ def _verify(model: Any, onnx_path: Path, inputs: list[str], model_name: str) -> 
         )
 
 
+def _is_fused(path: Path) -> bool:
+    import onnx
+
+    graph = onnx.load(str(path), load_external_data=False).graph
+    return any(node.domain == "com.microsoft" for node in graph.node)
+
+
 def _quantise(float_path: Path, target: Path) -> None:
-    """Per-channel int8 weights of the MatMuls only, after ONNX Runtime's pre-processing.
+    """Per-channel int8 weights of the MatMuls only (and of a fused graph's Attention).
 
     Quantising every op (the default) moves vectors to a mean cosine of 0.94 to float; MatMul
-    weights alone keep it above 0.99. The symbolic shape pass of the pre-processing is skipped:
-    it cannot complete on this graph and MatMul-only quantisation does not need it.
+    weights alone keep it above 0.99. An unfused graph goes through ONNX Runtime's
+    pre-processing first, without its symbolic shape pass: it cannot complete on this graph and
+    MatMul-only quantisation does not need it. A fused graph is quantised as it is (the
+    pre-processing fails on it); shape inference does not type the outputs of the com.microsoft
+    ops, so untyped tensors are declared float, which they are.
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if _is_fused(float_path):
+        import onnx
+
+        def quantise_fused(tmp: Path) -> None:
+            quantize_dynamic(
+                str(float_path), str(tmp), per_channel=True, weight_type=QuantType.QInt8,
+                op_types_to_quantize=["MatMul", "Attention"],
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )  # fmt: skip
+
+        write_artifact(target, quantise_fused)
+        return
 
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".quant-") as scratch:
         prepared = Path(scratch) / "prepared.onnx"

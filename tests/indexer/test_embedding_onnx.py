@@ -1,14 +1,17 @@
 """The ONNX Runtime embedder: same vectors as torch, one export reused, a damaged cache redone.
 
 The packaged model is exported once per session (float and int8) into a temporary cache; it is
-the slow part of these tests.
+the slow part of these tests. The fusion tests use tiny random models (2 layers, 32 wide),
+exported in about a second each.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -23,7 +26,7 @@ from indexer.embedding import (
 )
 from indexer.embedding_onnx import OnnxEmbedder
 from indexer.embedding_onnx_cache import is_valid
-from indexer.embedding_onnx_export import INT8_FILE, OnnxExportError
+from indexer.embedding_onnx_export import FLOAT_FILE, INFO_FILE, INT8_FILE, OnnxExportError
 from indexer.settings import EmbeddingSettings
 
 pytestmark = pytest.mark.slow
@@ -219,3 +222,119 @@ def test_the_default_runs_a_model_onnx_cannot_export_on_torch(
     assert "pooling is 'cls'" in caplog.text
     # The model as configured, CLS pooling included: not the mean-pooled packaged model.
     assert cosines([embedder.embed_query(TEXTS[0])], torch_vectors[:1])[0] < 0.999
+
+
+def op_counts(path: Path) -> Counter[str]:
+    import onnx
+
+    return Counter(node.op_type for node in onnx.load(str(path)).graph.node)
+
+
+def recorded_fused(cache: Path) -> bool:
+    (info,) = cache.glob(f"*/{INFO_FILE}")
+    return bool(json.loads(info.read_text())["fused"])
+
+
+def test_the_default_export_runs_fused_transformer_ops(
+    onnx_cache: Path, torch_vectors: np.ndarray
+) -> None:
+    (float_path,) = onnx_cache.glob(f"*/{FLOAT_FILE}")
+    (int8_path,) = float_path.parent.glob(INT8_FILE)
+    fused = op_counts(float_path)
+    # all-MiniLM-L6-v2 has 6 layers: per layer one attention, one GELU, two residual norms.
+    assert fused["EmbedLayerNormalization"] == 1
+    assert (fused["Attention"], fused["BiasGelu"], fused["SkipLayerNormalization"]) == (6, 6, 12)
+    assert fused["Softmax"] == 0  # no unfused attention left beside the fused one
+    quantised = op_counts(int8_path)
+    assert (quantised["QAttention"], quantised["SkipLayerNormalization"]) == (6, 12)
+    assert recorded_fused(onnx_cache)
+    assert cosines(onnx(onnx_cache).embed_documents(TEXTS), torch_vectors).min() > 0.999
+
+
+def tiny_model(folder: Path, model_type: str) -> Path:
+    """A random 2-layer model of ``model_type`` with the packaged model's tokenizer."""
+    import torch
+    from transformers import AutoConfig, AutoModel
+
+    packaged = Path(resolve_model_path(DEFAULT_MODEL))
+    model = folder / f"tiny-{model_type}"
+    (model / "1_Pooling").mkdir(parents=True)
+    for name in ("vocab.txt", "tokenizer.json", "special_tokens_map.json"):
+        shutil.copyfile(packaged / name, model / name)
+    tokenizer = json.loads((packaged / "tokenizer_config.json").read_text())
+    if model_type == "distilbert":  # it takes no token_type_ids
+        tokenizer["model_input_names"] = ["input_ids", "attention_mask"]
+    (model / "tokenizer_config.json").write_text(json.dumps(tokenizer))
+    modules = [("", "Transformer"), ("1_Pooling", "Pooling")]
+    (model / "modules.json").write_text(
+        json.dumps(
+            [
+                {
+                    "idx": i,
+                    "name": str(i),
+                    "path": path,
+                    "type": f"sentence_transformers.models.{kind}",
+                }
+                for i, (path, kind) in enumerate(modules)
+            ]
+        )
+    )
+    pooling = {"word_embedding_dimension": 32, "pooling_mode_mean_tokens": True}
+    (model / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    # 4 heads, not the default model's 12: the fusion must take them from the config.
+    sizes: dict[str, dict[str, int]] = {
+        "bert": {
+            "hidden_size": 32, "num_attention_heads": 4, "num_hidden_layers": 2,
+            "intermediate_size": 64,
+        },
+        "distilbert": {"dim": 32, "n_heads": 4, "n_layers": 2, "hidden_dim": 64},
+    }  # fmt: skip
+    torch.manual_seed(0)
+    AutoModel.from_config(AutoConfig.for_model(model_type, **sizes[model_type])).save_pretrained(
+        model
+    )
+    return model
+
+
+def torch_reference(model: Path) -> np.ndarray:
+    from sentence_transformers import SentenceTransformer
+
+    loaded = SentenceTransformer(str(model), device="cpu")
+    return np.asarray(loaded.encode(TEXTS, normalize_embeddings=True))
+
+
+def fail_fusion(*_args: Any, **_kwargs: Any) -> None:
+    raise RuntimeError("no fusion pattern matched")
+
+
+@pytest.mark.parametrize(
+    ("model_type", "optimizer_fails", "fused"),
+    [("bert", False, True), ("bert", True, False), ("distilbert", False, False)],
+    ids=["bert-fuses", "bert-fusion-raises", "distilbert-unknown-to-the-fusion"],
+)
+def test_a_model_exports_fused_where_it_can_and_unfused_otherwise(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    model_type: str,
+    optimizer_fails: bool,
+    fused: bool,
+) -> None:
+    import onnxruntime.transformers.optimizer
+
+    model = tiny_model(tmp_path, model_type)
+    if optimizer_fails:
+        monkeypatch.setattr(onnxruntime.transformers.optimizer, "optimize_model", fail_fusion)
+    cache = tmp_path / "cache"
+    caplog.set_level("INFO", logger="indexer.embedding_onnx_export")
+    embedder = make_embedder(settings(cache, model=str(model)))
+    # Fused or not, the float export gives the torch vectors of the model as configured.
+    assert cosines(embedder.embed_documents(TEXTS), torch_reference(model)).min() > 0.999
+    (float_path,) = cache.glob(f"*/{FLOAT_FILE}")
+    counts = op_counts(float_path)
+    assert recorded_fused(cache) is fused
+    assert (counts["Attention"], counts["SkipLayerNormalization"]) == ((2, 4) if fused else (0, 0))
+    assert fused or "exported unfused" in caplog.text
+    int8 = make_embedder(settings(cache, "int8", model=str(model)))
+    assert np.allclose(np.linalg.norm(int8.embed_documents(TEXTS), axis=1), 1.0, atol=1e-5)
+    assert op_counts(float_path.with_name(INT8_FILE))["QAttention"] == (2 if fused else 0)
