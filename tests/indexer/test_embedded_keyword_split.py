@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -91,6 +92,49 @@ def test_split_ranking_equals_the_plain_or(
     split = ranked(stores, terms, k, split_rows=30)
     assert splits, "the split path ran"
     assert len(plain) == k
+    assert_same(split, plain)
+
+
+@pytest.mark.parametrize(("k", "split_rows"), [(5, 30), (20, 30), (60, 30), (20, 10**9)])
+def test_floor_terms_are_left_out_of_the_scoring_at_the_cost_of_their_slack_only(
+    stores: Stores, k: int, split_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "alpha" and "beta" are in most chunks (FTS5's floor idf): the ranking runs without them,
+    # so a chunk may rank up to their slack worse than in the plain OR, never more.
+    statements: list[str] = []
+    real = keyword._first_pass
+
+    def spy(conn: Any, expression: str, *args: Any) -> list[tuple[int, float]]:
+        statements.append(expression)
+        return real(conn, expression, *args)
+
+    terms = [*WORDS, "alpha", "beta"]
+    with stores.index.db.read() as conn:  # type: ignore[attr-defined]
+        rows, hits = keyword.TermCounts().of(conn, terms)
+    assert hits["alpha"] * 2 >= rows and hits["beta"] * 2 >= rows
+    plain = ranked(stores, terms, k, split_rows=10**9)
+    monkeypatch.setattr(keyword, "_first_pass", spy)
+    split = ranked(stores, terms, k, split_rows=split_rows)
+    assert statements and not any('"alpha"' in e or '"beta"' in e for e in statements)
+    slack = 2 * keyword.FLOOR_SLACK
+    assert len(split) == len(plain) == k
+    # bm25() is negative (lower is better): a left-out share makes a rank higher by up to slack.
+    for (_, got), (_, want) in zip(split, plain, strict=True):
+        assert want - 1e-9 <= got <= want + slack + 1e-9
+    kth = plain[-1][1]
+    for rowid in {r for r, _ in plain} - {r for r, _ in split}:
+        assert dict(plain)[rowid] >= kth - slack - 1e-9
+
+
+def test_chunks_holding_floor_terms_only_are_found_when_nothing_ranks_above_them(
+    stores: Stores,
+) -> None:
+    # "quasar" is in 2% of the chunks: with k above that, chunks holding only the floor terms
+    # must fill the page, as in the plain OR.
+    terms = ["quasar", "alpha", "beta"]
+    plain = ranked(stores, terms, 60, split_rows=10**9)
+    split = ranked(stores, terms, 60, split_rows=30)
+    assert len(plain) == 60
     assert_same(split, plain)
 
 

@@ -1,4 +1,4 @@
-"""The keyword leg's ranking: FTS5 BM25 top-k among permitted chunks, with exact early termination.
+"""The keyword leg's ranking: FTS5 BM25 top-k among permitted chunks, with early termination.
 
 FTS5 evaluates ``bm25()`` on every row an OR of the query's terms matches. A SciFact claim holds
 "of", "in", "the": its OR matches nine chunks in ten, and scoring those 90k rows was 95% of the
@@ -12,6 +12,15 @@ score ``U`` or more, they are the top k (MaxScore). FTS5 still computes the scor
 holding a rare term are ``(R) AND (C)`` plus ``(R) NOT (C)``, and in both every phrase of the
 query is present once, so ``bm25()`` of either is the score of the plain OR — same scores, same
 order (up to ties), over a fraction of the rows.
+
+Terms in half the chunks or more get FTS5's floor idf (1e-6) and add at most ``FLOOR_SLACK``
+(``(k1 + 1) * 1e-6``) to any score, yet ``bm25()`` walks every occurrence of them in every row
+it scores: "the", "of", "in" made two thirds of the leg's time on long SciFact claims at 100k
+chunks, and a short claim whose other terms are rare paid for the plain OR of 90k rows. So the
+ranking runs on the other terms; a chunk then scores short of the plain OR by at most the floor
+terms' slack added up (1.1e-5 for five), and only chunks that close can swap. The chunks holding
+floor terms only score below that slack: once k permitted chunks score above it, none of them
+can rank; else the plain OR of every term is the answer.
 
 The threshold comes from the query itself: a first split takes the rarest terms (few rows); the
 k-th permitted score its AND half finds is a lower bound of the final one and decides how many
@@ -36,6 +45,8 @@ _FIRST_FETCH_FACTOR = 4
 # FTS5's bm25() constants (fts5_aux.c): k1, and the idf given to a term in half the rows or more.
 _K1 = 1.2
 _IDF_FLOOR = 1e-6
+# The most a floor-idf term adds to any score.
+FLOOR_SLACK = (_K1 + 1.0) * _IDF_FLOOR
 # Below this many matching rows (summed over the terms) the plain OR is cheap enough; it is also
 # the number of rows the first split aims at.
 SPLIT_ROWS = 5000
@@ -77,18 +88,35 @@ def _split_ranking(
     top: Callable[[Sequence[str]], list[tuple[int, float]]],
 ) -> list[tuple[int, float]]:
     rows, hits = stats
-    terms = list(hits)
-    # A term in no row adds nothing to any score. Terms in half the rows or more (FTS5's floor
-    # idf, 1e-6) stay: dropping them would drop chunks that hold only them, and whether a term
-    # is that common depends on documents the caller may not see, so hidden documents would
-    # change a search key's results (tests/retrieval/service/test_scores.py). The split below
-    # leaves them out only where the bound proves them unable to reach the top k.
-    present = [term for term in terms if hits[term] > 0]
+    # A term in no row adds nothing to any score.
+    present = [term for term in hits if hits[term] > 0]
+    bound = {term: (_K1 + 1.0) * _idf(rows, hits[term]) for term in present}
+    scored = [term for term in present if bound[term] > FLOOR_SLACK]
+    if not scored or len(scored) == len(present):
+        return _bounded_ranking(present, hits, bound, k, split_rows, top)
+    # Floor terms are not dropped from the query: whether a term is in half the rows depends on
+    # documents the caller may not see, and chunks holding only such terms must still be found
+    # when nothing better is (tests/retrieval/service/test_scores.py).
+    ranked = _bounded_ranking(scored, hits, bound, k, split_rows, top)
+    slack = FLOOR_SLACK * (len(present) - len(scored))
+    if len(ranked) == k and -ranked[-1][1] > slack * (1.0 + _MARGIN) + _MARGIN:
+        return ranked
+    return top([fts_expression(present)])
+
+
+def _bounded_ranking(
+    present: list[str],
+    hits: dict[str, int],
+    bound: dict[str, float],
+    k: int,
+    split_rows: int,
+    top: Callable[[Sequence[str]], list[tuple[int, float]]],
+) -> list[tuple[int, float]]:
+    """The top k over ``present`` (terms in some row), by the split where it pays."""
     if not present:
         return []
     if len(present) == 1 or sum(hits[term] for term in present) <= split_rows:
         return top([fts_expression(present)])
-    bound = {term: (_K1 + 1.0) * _idf(rows, hits[term]) for term in present}
     by_bound = sorted(present, key=lambda term: (bound[term], term))
 
     # First split: the rarest terms, about split_rows rows, are R. The k-th permitted score of
