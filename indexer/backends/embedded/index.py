@@ -8,7 +8,9 @@ import json
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -24,11 +26,13 @@ from indexer.backends.embedded.keyword import TermCounts, rank_chunks, snippets
 from indexer.backends.embedded.rows import (
     HIT_COLUMNS,
     bump_generation,
+    bump_search_stamp,
     chunk_id,
     hit_from_row,
     permitted_documents_clause,
     permitted_rowids_query,
     read_generation,
+    read_search_stamp,
     timestamp,
     to_json,
 )
@@ -62,6 +66,9 @@ BODY_WEIGHT = 1.0
 SNIPPET_TOKENS = 24
 FINGERPRINT_PAGE = 500
 _NO_FILTERS = SearchFilters()
+# Threads that run hybrid queries' vector legs beside their keyword legs (each keeps its own
+# connection): more than the cores would only queue the legs inside SQLite and numpy.
+LEG_THREADS = 2
 # FTS5 marks matches with private-use characters rather than tags, so the document's own text
 # can be escaped before the real tags go in: documents are untrusted, highlights are HTML.
 _OPEN, _CLOSE = "\ue000", "\ue001"
@@ -80,6 +87,8 @@ class EmbeddedIndex:
         self.dimension = dimension
         self._vectors = VectorCache(dimension)
         self._term_counts = TermCounts()
+        self._legs: tuple[int, ThreadPoolExecutor] | None = None
+        self._legs_lock = threading.Lock()
 
     # -- schema -----------------------------------------------------------------------------
 
@@ -124,6 +133,7 @@ class EmbeddedIndex:
             if result.written:
                 store_next_chunk_rowid(conn, next(rowids))
                 bump_generation(conn)
+                bump_search_stamp(conn)
         return result
 
     def _replace_document(
@@ -232,6 +242,7 @@ class EmbeddedIndex:
                 (to_json(doc_rowids),),
             )
             bump_generation(conn)
+            bump_search_stamp(conn)
 
     def replace_acls(self, updates: Sequence[AclUpdate]) -> WriteResult:
         result = WriteResult()
@@ -265,6 +276,8 @@ class EmbeddedIndex:
                     [(principal, row[0]) for principal in sorted(update.acl)],
                 )
                 result.written.append(update.doc_id)
+            if result.written:
+                bump_search_stamp(conn)
         return result
 
     def update_fields(self, updates: Sequence[FieldsUpdate]) -> WriteResult:
@@ -313,6 +326,8 @@ class EmbeddedIndex:
                 else:
                     conn.execute("RELEASE fields")
                     result.written.append(update.doc_id)
+            if result.written:
+                bump_search_stamp(conn)
         return result
 
     @staticmethod
@@ -433,12 +448,46 @@ class EmbeddedIndex:
         *,
         highlight: bool = True,
     ) -> tuple[list[Hit], list[Hit]]:
-        # One read snapshot for both legs, so they rank the same state of the index.
-        with self._guard(), self.db.read():
-            return (
-                self.keyword_search(query, principals, filters, k, highlight=highlight),
-                self.vector_search(vector, principals, filters, k),
-            )
+        def one_snapshot() -> tuple[list[Hit], list[Hit]]:
+            with self._guard(), self.db.read():
+                return (
+                    self.keyword_search(query, principals, filters, k, highlight=highlight),
+                    self.vector_search(vector, principals, filters, k),
+                )
+
+        if self.db.connection().in_transaction:  # inside a caller's snapshot: keep to it
+            return one_snapshot()
+        # The legs run at once on two connections (SQLite and numpy release the GIL): the
+        # vector leg's time hides behind the keyword leg's. Both must rank one state of the
+        # index; when a write committed between their snapshots, they run again on one.
+        vector_leg = self._leg_pool().submit(
+            self._stamped_vector_search, vector, principals, filters, k
+        )
+        try:
+            with self._guard(), self.db.read() as conn:
+                stamp = read_search_stamp(conn)
+                keyword = self.keyword_search(query, principals, filters, k, highlight=highlight)
+        except BaseException:
+            wait([vector_leg])  # its read ends before the caller may close the index
+            raise
+        vector_stamp, vector_hits = vector_leg.result()
+        if stamp != vector_stamp:
+            return one_snapshot()
+        return keyword, vector_hits
+
+    def _stamped_vector_search(
+        self, vector: Sequence[float], principals: frozenset[str], filters: SearchFilters, k: int
+    ) -> tuple[int, list[Hit]]:
+        with self._guard(), self.db.read() as conn:
+            return read_search_stamp(conn), self.vector_search(vector, principals, filters, k)
+
+    def _leg_pool(self) -> ThreadPoolExecutor:
+        # A forked child (a Celery worker) inherits the pool but not its threads: a new one.
+        with self._legs_lock:
+            if self._legs is None or self._legs[0] != os.getpid():
+                pool = ThreadPoolExecutor(LEG_THREADS, thread_name_prefix="embedded-vector-leg")
+                self._legs = (os.getpid(), pool)
+            return self._legs[1]
 
     def get_document_chunks(self, doc_id: str, principals: frozenset[str]) -> list[Hit]:
         if not principals:
@@ -501,6 +550,10 @@ class EmbeddedIndex:
             return
 
     def close(self) -> None:
+        with self._legs_lock:
+            legs, self._legs = self._legs, None
+        if legs is not None and legs[0] == os.getpid():
+            legs[1].shutdown(wait=True)
         self.db.close()
 
     # -- helpers ----------------------------------------------------------------------------

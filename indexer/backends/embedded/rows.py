@@ -130,3 +130,20 @@ def bump_generation(conn: sqlite3.Connection) -> None:
         "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
         " WHERE key = 'write_generation'"
     )
+
+
+def read_search_stamp(conn: sqlite3.Connection) -> int:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'search_stamp'").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def bump_search_stamp(conn: sqlite3.Connection) -> None:
+    """Mark that what a search can return changed (text, vectors, ACLs or filtered fields).
+
+    Two read transactions that read the same stamp see the same searchable state, so the two
+    legs of a hybrid query may run on two connections at once.
+    """
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('search_stamp', '1') ON CONFLICT (key)"
+        " DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)"
+    )
