@@ -112,7 +112,7 @@ def keyword_body(
         "size": k,
         "_source": SOURCE_FIELDS,
         # Nothing reads the total; counting it keeps Lucene from skipping blocks that cannot
-        # reach the top k (keyword leg p50 18.3 -> 15.8 ms at 100k chunks, same top 100).
+        # reach the top k (docs/benchmarks.md, peer benchmark 2026-12-02 18:02).
         "track_total_hits": False,
         "query": {
             "bool": {
