@@ -110,7 +110,10 @@ def ensure_exported(
             _export_float(model_name, model_dir, folder)
         if quantization == "int8" and not is_valid(target):
             log.info("quantising %s (int8 MatMul weights) into %s", model_name, target)
-            _quantise(folder / FLOAT_FILE, target)
+            info = _read_info(folder)
+            if info is None:
+                raise OnnxExportError(f"export of {model_name!r} into {folder} did not verify")
+            _quantise(folder / FLOAT_FILE, target, fused=info.fused)
     exported = _cached(folder, target)
     if exported is None:
         raise OnnxExportError(f"export of {model_name!r} into {folder} did not verify")
@@ -125,13 +128,19 @@ def _cached(folder: Path, target: Path) -> ExportedModel | None:
     # Only what this variant loads is verified (the float weights are not read for int8).
     if not all(is_valid(path) for path in (target, folder / TOKENIZER_FILE, folder / INFO_FILE)):
         return None
+    info = _read_info(folder)
+    if info is None:
+        return None
+    return ExportedModel(folder=folder, onnx=target, tokenizer=folder / TOKENIZER_FILE, info=info)
+
+
+def _read_info(folder: Path) -> ExportInfo | None:
+    """The folder's export record, None if malformed or written by another exporter version."""
     try:
         info = ExportInfo.model_validate_json((folder / INFO_FILE).read_text(encoding="utf-8"))
     except ValueError:
         return None
-    if info.exporter != EXPORTER_VERSION:
-        return None
-    return ExportedModel(folder=folder, onnx=target, tokenizer=folder / TOKENIZER_FILE, info=info)
+    return info if info.exporter == EXPORTER_VERSION else None
 
 
 def _pooling_mode(module: Any) -> str:
@@ -313,14 +322,7 @@ def _verify(model: Any, onnx_path: Path, inputs: list[str], model_name: str) -> 
         )
 
 
-def _is_fused(path: Path) -> bool:
-    import onnx
-
-    graph = onnx.load(str(path), load_external_data=False).graph
-    return any(node.domain == "com.microsoft" for node in graph.node)
-
-
-def _quantise(float_path: Path, target: Path) -> None:
+def _quantise(float_path: Path, target: Path, *, fused: bool) -> None:
     """Per-channel int8 weights of the MatMuls only (and of a fused graph's Attention).
 
     Quantising every op (the default) moves vectors to a mean cosine of 0.94 to float; MatMul
@@ -333,7 +335,7 @@ def _quantise(float_path: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    if _is_fused(float_path):
+    if fused:  # as export.json records it for this float graph
         import onnx
 
         def quantise_fused(tmp: Path) -> None:

@@ -92,7 +92,7 @@ def test_int8_vectors_stay_close_to_float(onnx_cache: Path, torch_vectors: np.nd
 
 
 def test_a_second_open_reuses_the_export(onnx_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_export(*_args: object) -> None:
+    def no_export(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("exported again although the cache is valid")
 
     monkeypatch.setattr(export, "_export_float", no_export)
@@ -124,7 +124,7 @@ def test_a_damaged_export_is_detected_and_redone(
 
     redone: list[Path] = []
 
-    def quantise_again(float_path: Path, path: Path) -> None:
+    def quantise_again(float_path: Path, path: Path, *, fused: bool) -> None:
         # Stands in for the real (slow) quantisation: writes through the same atomic path.
         redone.append(path)
 
