@@ -45,11 +45,9 @@ def _paths(index: EmbeddedIndex, pool: int) -> dict[str, Callable[[str, list[flo
         )
 
     def one_after_the_other(text: str, vector: list[float]) -> Legs:
-        with index.db.read():
-            return (
-                index.keyword_search(text, CALLER_PRINCIPALS, FILTERS, pool, highlight=False),
-                index.vector_search(vector, CALLER_PRINCIPALS, FILTERS, pool),
-            )
+        return index.legs_in_one_snapshot(
+            text, vector, CALLER_PRINCIPALS, FILTERS, pool, highlight=False
+        )
 
     return {"at_once": at_once, "one_after_the_other": one_after_the_other}
 
