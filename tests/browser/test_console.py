@@ -152,27 +152,43 @@ def accessible(browser: WebDriver) -> list[str]:
     return problems
 
 
-def submit(browser: WebDriver, selector: str = "main button[type=submit]") -> None:
+def _old_page_gone(driver: WebDriver) -> bool:
+    """True once the page marked by ``clicked_to_next_page`` is replaced and loaded.
+
+    A window property dies with its document, so this never touches an element of the old page:
+    chromedriver answers a query on a node of a document being torn down with "unknown error:
+    Node with given id does not belong to the document" instead of a stale-element error, which
+    made ``staleness_of`` fail a test now and then."""
+    from selenium.common.exceptions import WebDriverException
+
+    try:
+        arrived: bool = driver.execute_script(
+            "return !window.__permindexOldPage && document.readyState === 'complete'"
+        )
+    except WebDriverException:  # the script ran while the old context was being destroyed
+        return False
+    return arrived
+
+
+def clicked_to_next_page(browser: WebDriver, by: str, target: str) -> None:
     """Clicks and waits for the next page: a click may return before navigation starts."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
-    page = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.CSS_SELECTOR, selector).click()
-    wait = WebDriverWait(browser, 15)
-    wait.until(expected_conditions.staleness_of(page))
-    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+    browser.execute_script("window.__permindexOldPage = true")
+    browser.find_element(by, target).click()
+    WebDriverWait(browser, 15).until(_old_page_gone)
+
+
+def submit(browser: WebDriver, selector: str = "main button[type=submit]") -> None:
+    from selenium.webdriver.common.by import By
+
+    clicked_to_next_page(browser, By.CSS_SELECTOR, selector)
 
 
 def follow(browser: WebDriver, link_text: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    page = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(By.LINK_TEXT, link_text).click()
-    WebDriverWait(browser, 15).until(expected_conditions.staleness_of(page))
+    clicked_to_next_page(browser, By.LINK_TEXT, link_text)
 
 
 def log_in(browser: WebDriver, console_url: str, key: str) -> None:

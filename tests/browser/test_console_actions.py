@@ -14,7 +14,7 @@ import pytest
 from tests.browser import test_console as base
 from tests.browser.actions_deployment import actions_deployment
 from tests.browser.conftest import Deployment, chromium_paths
-from tests.browser.test_console import accessible, follow, log_in, submit
+from tests.browser.test_console import accessible, clicked_to_next_page, follow, log_in, submit
 
 if TYPE_CHECKING:
     from selenium.webdriver.remote.webdriver import WebDriver
@@ -44,13 +44,9 @@ def _text(d: WebDriver, element_id: str) -> str:
 
 def open_source(d: WebDriver, console_url: str, source: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions
-    from selenium.webdriver.support.ui import WebDriverWait
 
     d.get(f"{console_url}/console/")
-    page = d.find_element(By.TAG_NAME, "html")
-    d.find_element(By.CSS_SELECTOR, f'a[href="/console/sources/{source}"]').click()
-    WebDriverWait(d, 15).until(expected_conditions.staleness_of(page))
+    clicked_to_next_page(d, By.CSS_SELECTOR, f'a[href="/console/sources/{source}"]')
     assert d.find_element(By.TAG_NAME, "h1").text == f"Source {source}"
     assert accessible(d) == []
 
