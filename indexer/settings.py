@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from connectors.secrets import Secret
+from indexer.embedding_onnx_cache import EXPORTER_VERSION
 
 
 class OpenSearchSettings(BaseModel):
@@ -71,6 +72,19 @@ class EmbeddingSettings(BaseModel):
         if self.quantization == "int8" and self.backend != "onnx":
             raise ValueError("quantization: int8 needs backend: onnx")
         return self
+
+    @property
+    def vector_identity(self) -> str:
+        """What names the vectors this configuration embeds; content fingerprints record it, so
+        a change re-embeds each document a run reads again.
+
+        torch and ONNX float embed the same vectors and share the model name (what indexes
+        embedded before int8 existed recorded, so they are not re-embedded). int8 adds the
+        exporter version: a new quantisation recipe embeds other vectors.
+        """
+        if self.quantization == "int8":
+            return f"{self.model}+onnx-int8/{EXPORTER_VERSION}"
+        return self.model
 
     @property
     def variant(self) -> str:

@@ -26,7 +26,7 @@ def open_runtime(
         ),
         embedder_factory=lambda: make_embedder(config.embedding),
         chunking=config.chunking,
-        model_name=config.embedding.model,
+        model_name=config.embedding.vector_identity,
         sync=config.sync,
         schedules=config.schedules,
         clock=clock,

@@ -82,7 +82,7 @@ class Demo:
         self.index_path = workdir / "demo-index.sqlite"
         self.size: Size = size
         self.seed = seed
-        self.model = model
+        self.embedding = EmbeddingSettings(model=model)
         self.console = console or Console()
         self.clock = clock
         self.golden_path = workdir / "northwind-golden.yaml"
@@ -95,7 +95,7 @@ class Demo:
         self.golden_path = write_golden_set(self.workdir / "northwind-golden.yaml", files)
         outcome = DemoOutcome(root=self.root, index_path=self.index_path, documents=len(files))
         with c.status("Loading the embedding model (all-MiniLM-L6-v2, packaged, offline)..."):
-            embedder = make_embedder(EmbeddingSettings(model=self.model))
+            embedder = make_embedder(self.embedding)
             dimension = embedder.dimension
         stores = open_stores(
             IndexSettings(embedded=EmbeddedSettings(path=self.index_path)), dimension
@@ -162,7 +162,7 @@ class Demo:
             stores,
             embedder,
             chunking=ChunkingSettings(),
-            model_name=self.model,
+            model_name=self.embedding.vector_identity,
             clock=self.clock,
         )
 

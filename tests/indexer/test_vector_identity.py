@@ -1,0 +1,81 @@
+"""Switching the embedding variant: int8 vectors never mix with float ones in one index.
+
+torch and ONNX Runtime float embed the same vectors, so switching between them re-embeds
+nothing; switching int8 on or off re-embeds every document the next full run reads. The
+hashing embedder stands in for the model: what is under test is which documents are embedded
+again, not the vectors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from indexer.run_types import RunType
+from indexer.settings import EmbeddingSettings
+from permindex.config import PermindexConfig
+from permindex.runtime import open_runtime
+from schedules import commands
+
+SOURCE = "docs"
+DOCUMENTS = 6
+
+
+def _config(tmp_path: Path, embedding: dict[str, str]) -> PermindexConfig:
+    return PermindexConfig.model_validate(
+        {
+            "tenant": "acme",
+            "org": {"domains": ["example.com"]},
+            "index": {"embedded": {"path": str(tmp_path / "index.sqlite")}},
+            "embedding": {"model": "hashing:16", **embedding},
+            "sources": [{"type": "folder", "id": SOURCE, "path": str(tmp_path / "corpus")}],
+        }
+    )
+
+
+def _full_sync(tmp_path: Path, **embedding: str) -> tuple[int, int, int]:
+    """(documents rewritten, unchanged, chunks embedded) of one full run with ``embedding``."""
+    with open_runtime(_config(tmp_path, embedding)) as runtime:
+        record = commands.sync(runtime, SOURCE, RunType.full)
+    assert record.status == "succeeded", record.message
+    counts = record.counts
+    return counts.created + counts.updated, counts.unchanged, counts.chunks_embedded
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / ".permindex-acl.yaml").write_text("allow: [user:alice@example.com]\n")
+    for i in range(DOCUMENTS):
+        (root / f"note{i}.md").write_text(f"# Note {i}\n\nThe rollout plan number {i}.\n")
+    return root
+
+
+def test_switching_int8_re_embeds_every_document_and_torch_auto_none(
+    tmp_path: Path, corpus: Path
+) -> None:
+    written, _, chunks = _full_sync(tmp_path)  # backend: auto, float
+    assert written == DOCUMENTS and chunks >= DOCUMENTS
+
+    # The same vectors on another runtime: nothing is embedded again.
+    assert _full_sync(tmp_path, backend="torch") == (0, DOCUMENTS, 0)
+    assert _full_sync(tmp_path, backend="onnx") == (0, DOCUMENTS, 0)
+
+    # int8 embeds other vectors: every unchanged document is embedded again, then left alone.
+    assert _full_sync(tmp_path, backend="onnx", quantization="int8") == (DOCUMENTS, 0, chunks)
+    assert _full_sync(tmp_path, backend="onnx", quantization="int8") == (0, DOCUMENTS, 0)
+
+    # And back to float.
+    assert _full_sync(tmp_path, backend="auto") == (DOCUMENTS, 0, chunks)
+
+
+def test_float_variants_keep_the_model_name_as_their_identity() -> None:
+    # Indexes fingerprinted with the bare model name before int8 existed stay as they are.
+    for backend in ("auto", "torch", "onnx"):
+        assert EmbeddingSettings(backend=backend).vector_identity == "all-MiniLM-L6-v2"
+    int8 = EmbeddingSettings(backend="onnx", quantization="int8")
+    assert int8.vector_identity != "all-MiniLM-L6-v2"
+    other = int8.model_copy(update={"model": "other"})
+    assert other.vector_identity != int8.vector_identity
