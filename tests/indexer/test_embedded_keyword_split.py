@@ -104,9 +104,9 @@ def test_floor_terms_are_left_out_of_the_scoring_at_the_cost_of_their_slack_only
     statements: list[str] = []
     real = keyword._first_pass
 
-    def spy(conn: Any, expression: str, *args: Any) -> list[tuple[int, float]]:
-        statements.append(expression)
-        return real(conn, expression, *args)
+    def spy(conn: Any, **kwargs: Any) -> list[tuple[int, float]]:
+        statements.append(kwargs["expression"])
+        return real(conn, **kwargs)
 
     terms = [*WORDS, "alpha", "beta"]
     with stores.index.db.read() as conn:  # type: ignore[attr-defined]

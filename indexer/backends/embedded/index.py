@@ -37,6 +37,7 @@ from indexer.backends.embedded.rows import (
     to_json,
 )
 from indexer.backends.embedded.schema import current_version, is_current, upgrade
+from indexer.backends.embedded.spread import SpreadStatements
 from indexer.backends.embedded.vectors import (
     VectorCache,
     next_chunk_rowid,
@@ -66,8 +67,9 @@ BODY_WEIGHT = 1.0
 SNIPPET_TOKENS = 24
 FINGERPRINT_PAGE = 500
 _NO_FILTERS = SearchFilters()
-# Threads that run hybrid queries' vector legs beside their keyword legs (each keeps its own
-# connection): more than the cores would only queue the legs inside SQLite and numpy.
+# Threads that run hybrid queries' vector legs and keyword statements beside the caller's
+# thread (each keeps its own connection): more than the cores would only queue them inside
+# SQLite and numpy.
 LEG_THREADS = 2
 # FTS5 marks matches with private-use characters rather than tags, so the document's own text
 # can be escaped before the real tags go in: documents are untrusted, highlights are HTML.
@@ -386,8 +388,18 @@ class EmbeddedIndex:
             return []
         clause, params = permitted_documents_clause(principals, filters)
         with self._guard(), self.db.read() as conn:
+            # Also inside a caller's transaction: a helper that sees another state than this
+            # snapshot's (the caller's writes, or later commits) reads another search stamp.
+            spread = SpreadStatements(self.db, self._leg_pool(), conn)
             ranked = rank_chunks(
-                conn, terms, clause, params, k, (TITLE_WEIGHT, BODY_WEIGHT), self._term_counts
+                conn,
+                terms,
+                clause,
+                params,
+                k,
+                (TITLE_WEIGHT, BODY_WEIGHT),
+                self._term_counts,
+                statements=spread,
             )
             found = self._hits_for_chunks(
                 conn, [(r.chunk_rowid, -r.rank) for r in ranked], principals, filters
