@@ -375,7 +375,7 @@ def _queued_embedder(config: PermindexConfig) -> Embedder | None:
     return QueuedEmbedder(
         celery_app,
         config.queue.embedding_queue,
-        config.embedding.model,
+        config.embedding.vector_identity,
         embedding_dimension(config.embedding),
         config.queue.embedding_timeout.total_seconds(),
     )
@@ -435,7 +435,7 @@ def worker(
             fail("--embedding needs queue.embedding_queue in the configuration", EXIT_BAD_CONFIG)
         embedder = make_embedder(config.embedding)
         embedder.embed_query("warm up")  # load the model before taking the first request
-        serve_embeddings(embedder, config.embedding.model)
+        serve_embeddings(embedder, config.embedding.vector_identity)
         queues = config.queue.embedding_queue
     else:
         configure_worker(

@@ -79,3 +79,36 @@ def test_float_variants_keep_the_model_name_as_their_identity() -> None:
     assert int8.vector_identity != "all-MiniLM-L6-v2"
     other = int8.model_copy(update={"model": "other"})
     assert other.vector_identity != int8.vector_identity
+
+
+class _FloatWorkerReply:
+    """What a Celery result holds when an embedding worker running float vectors answers."""
+
+    def get(self, **_: object) -> dict[str, object]:
+        return {"model": "hashing:16", "vectors": [[0.0] * 16]}
+
+    def forget(self) -> None:
+        return None
+
+
+class _Celery:
+    def send_task(self, *_: object, **__: object) -> _FloatWorkerReply:
+        return _FloatWorkerReply()
+
+
+def test_an_int8_deployment_refuses_vectors_from_a_float_embedding_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from permindex import cli
+    from schedules import celery_app
+    from schedules.embedding_queue import EmbeddingUnavailableError
+
+    config = _config(tmp_path, {"backend": "onnx", "quantization": "int8"})
+    config = config.model_copy(
+        update={"queue": config.queue.model_copy(update={"embedding_queue": "embed"})}
+    )
+    monkeypatch.setattr(celery_app, "app", _Celery())
+    embedder = cli._queued_embedder(config)
+    assert embedder is not None
+    with pytest.raises(EmbeddingUnavailableError, match="onnx-int8"):
+        embedder.embed_query("a query")
