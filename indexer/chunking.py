@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-from llama_index.core.node_parser import HTMLNodeParser, MarkdownNodeParser, SentenceSplitter
-from llama_index.core.schema import Document
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from connectors.documents import SourceDocument
 from indexer.settings import ChunkingSettings
+
+if TYPE_CHECKING:
+    from llama_index.core.node_parser import HTMLNodeParser, MarkdownNodeParser, SentenceSplitter
 
 MARKDOWN_TYPES = frozenset({"text/markdown", "text/x-markdown"})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
@@ -60,21 +62,32 @@ class Chunker:
             )
         self.settings = settings
         self._tokenizer = tokenizer
-        self._sentence_splitter: SentenceSplitter | None = None
-        self._markdown = MarkdownNodeParser()
-        self._html = HTMLNodeParser(tags=_HTML_TAGS)
 
-    @property
+    # The parsers are built, and llama-index imported (1.4 s, which every CLI command paid at
+    # start-up), on first use: the splitter also loads a tokenizer (about half a second and
+    # 40 MB), which runs that chunk nothing (ACL-only or version-skipped changes, permissions
+    # runs) never need.
+    @cached_property
     def _splitter(self) -> SentenceSplitter:
-        # Built on first use: it loads a tokenizer (about half a second and 40 MB), which runs
-        # that chunk nothing (ACL-only or version-skipped changes, permissions runs) never need.
-        if self._sentence_splitter is None:
-            self._sentence_splitter = SentenceSplitter(
-                chunk_size=self.settings.chunk_size,
-                chunk_overlap=self.settings.chunk_overlap,
-                tokenizer=self._tokenizer,
-            )
-        return self._sentence_splitter
+        from llama_index.core.node_parser import SentenceSplitter
+
+        return SentenceSplitter(
+            chunk_size=self.settings.chunk_size,
+            chunk_overlap=self.settings.chunk_overlap,
+            tokenizer=self._tokenizer,
+        )
+
+    @cached_property
+    def _markdown(self) -> MarkdownNodeParser:
+        from llama_index.core.node_parser import MarkdownNodeParser
+
+        return MarkdownNodeParser()
+
+    @cached_property
+    def _html(self) -> HTMLNodeParser:
+        from llama_index.core.node_parser import HTMLNodeParser
+
+        return HTMLNodeParser(tags=_HTML_TAGS)
 
     def chunk(self, document: SourceDocument) -> list[Chunk]:
         """At least one chunk per document; ``ChunkingError`` for documents that must be skipped."""
@@ -115,6 +128,8 @@ class Chunker:
         return [_Section(body, ())]
 
     def _markdown_sections(self, body: str) -> list[_Section]:
+        from llama_index.core.schema import Document
+
         nodes = self._markdown.get_nodes_from_documents([Document(text=body)])
         sections = []
         for node in nodes:
@@ -125,6 +140,7 @@ class Chunker:
 
     def _html_sections(self, body: str) -> list[_Section]:
         from bs4 import BeautifulSoup
+        from llama_index.core.schema import Document
 
         soup = BeautifulSoup(body, "html.parser")
         for tag in soup.find_all(_HTML_DROP):
