@@ -242,6 +242,20 @@ def permitted_mask(
     return bitmap[snapshot.doc_rowids] & snapshot.live
 
 
+def _products(
+    matrix: npt.NDArray[np.float32], query: npt.NDArray[np.float32]
+) -> npt.NDArray[np.float32]:
+    """Each row's dot product with ``query``, on the calling thread only.
+
+    Not ``matrix @ query``: OpenBLAS runs that on a thread per core, and its threads then spin
+    for work for a while after the call, taking both cores from the keyword leg running beside
+    this one (and from concurrent queries). At 100k chunks the product alone took 12 ms here
+    against 6.5-8.8 ms on OpenBLAS's two threads, and hybrid p95 went 86.9 -> 76.7 ms.
+    """
+    products: npt.NDArray[np.float32] = np.einsum("ij,j->i", matrix, query)
+    return products
+
+
 def top_k(
     snapshot: VectorSnapshot,
     permitted_doc_rowids: npt.NDArray[np.int64],
@@ -255,9 +269,9 @@ def top_k(
     if candidates.size == 0:
         return []
     if candidates.size * 4 < snapshot.chunk_rowids.size:
-        scores = snapshot.matrix[candidates] @ query
+        scores = _products(snapshot.matrix[candidates], query)
     else:  # most rows qualify: one product over the whole matrix beats copying rows out
-        scores = (snapshot.matrix @ query)[candidates]
+        scores = _products(snapshot.matrix, query)[candidates]
     if candidates.size > k:
         best = np.argpartition(-scores, k - 1)[:k]
         best = best[np.argsort(-scores[best], kind="stable")]
