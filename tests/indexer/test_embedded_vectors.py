@@ -139,3 +139,35 @@ def test_revocations_written_by_another_process_are_not_served(tmp_path: Path) -
         assert _nearest(stores, 6, BOTH) == ["wiki:d3"]
     finally:
         stores.close()
+
+
+@pytest.mark.parametrize("permitted_share", [1.0, 0.1])
+def test_the_product_split_over_two_threads_ranks_as_one_thread_does(
+    permitted_share: float,
+) -> None:
+    # A vector query alone hands half its rows to a pool thread: the same chunks, the same
+    # scores, whether most rows qualify (one product) or few do (rows copied out first).
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from indexer.backends.embedded.vectors import SPLIT_PRODUCT_ROWS, VectorSnapshot, top_k
+
+    rows = 2 * SPLIT_PRODUCT_ROWS + 1
+    rng = np.random.default_rng(3)
+    matrix = rng.standard_normal((rows, DIM)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    snapshot = VectorSnapshot(
+        generation=1,
+        chunk_rowids=np.arange(1, rows + 1, dtype=np.int64),
+        doc_rowids=np.arange(1, rows + 1, dtype=np.int64) // 3,
+        matrix=matrix,
+        live=np.ones(rows, dtype=np.bool_),
+    )
+    permitted = np.flatnonzero(rng.random(rows // 3 + 1) < permitted_share).astype(np.int64)
+    query = matrix[7]
+    with ThreadPoolExecutor(2) as pool:
+        split = top_k(snapshot, permitted, query, 50, pool)
+    alone = top_k(snapshot, permitted, query, 50)
+    assert len(alone) == 50
+    assert split == alone

@@ -441,13 +441,24 @@ class EmbeddedIndex:
     def vector_search(
         self, vector: Sequence[float], principals: frozenset[str], filters: SearchFilters, k: int
     ) -> list[Hit]:
+        return self._vector_leg(vector, principals, filters, k, self._leg_pool())
+
+    def _vector_leg(
+        self,
+        vector: Sequence[float],
+        principals: frozenset[str],
+        filters: SearchFilters,
+        k: int,
+        pool: ThreadPoolExecutor | None,
+    ) -> list[Hit]:
+        """The vector leg; ``pool`` takes half its product (none beside a keyword leg)."""
         query = self._query_vector(vector)
         if not principals or k <= 0:
             return []
         with self._guard(), self.db.read() as conn:
             snapshot = self._vectors.snapshot(conn)
             permitted = self._permitted_doc_rowids(conn, principals, filters)
-            best = top_k(snapshot, permitted, query, k)
+            best = top_k(snapshot, permitted, query, k, pool)
             return [hit for _, hit in self._hits_for_chunks(conn, best, principals, filters)]
 
     def hybrid_candidates(
@@ -506,7 +517,8 @@ class EmbeddedIndex:
         self, vector: Sequence[float], principals: frozenset[str], filters: SearchFilters, k: int
     ) -> tuple[int, list[Hit]]:
         with self._guard(), self.db.read() as conn:
-            return read_search_stamp(conn), self.vector_search(vector, principals, filters, k)
+            # The keyword leg's halves have the other pool thread and the caller's.
+            return read_search_stamp(conn), self._vector_leg(vector, principals, filters, k, None)
 
     def _leg_pool(self) -> ThreadPoolExecutor:
         # A forked child (a Celery worker) inherits the pool but not its threads: a new one.
