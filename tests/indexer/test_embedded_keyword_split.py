@@ -13,8 +13,9 @@ import pytest
 import indexer.backends.embedded.keyword as keyword
 from indexer.backends import Stores
 from indexer.backends.embedded import open_embedded
-from indexer.backends.embedded.index import BODY_WEIGHT, TITLE_WEIGHT
+from indexer.backends.embedded.index import BODY_WEIGHT, TITLE_WEIGHT, EmbeddedIndex
 from indexer.backends.embedded.rows import permitted_documents_clause
+from indexer.backends.embedded.spread import SpreadStatements
 from indexer.records import SearchFilters
 from indexer.settings import EmbeddedSettings
 from tests.conformance.builders import axis, document
@@ -59,9 +60,15 @@ def ranked(
     k: int,
     split_rows: int,
     counts: keyword.TermCounts | None = None,
+    *,
+    spread_out: bool = False,
 ) -> list[tuple[int, float]]:
+    """The ranking on one connection, or with the statements of a step at once (spread.py)."""
+    index = stores.index
+    assert isinstance(index, EmbeddedIndex)
     clause, params = permitted_documents_clause(frozenset({ALICE}), SearchFilters())
-    with stores.index.db.read() as conn:  # type: ignore[attr-defined]
+    with index.db.read() as conn:
+        runner = SpreadStatements(index.db, index._leg_pool(), conn) if spread_out else None
         out = keyword.rank_chunks(
             conn,
             terms,
@@ -71,6 +78,7 @@ def ranked(
             (TITLE_WEIGHT, BODY_WEIGHT),
             counts or keyword.TermCounts(),
             split_rows=split_rows,
+            statements=runner,
         )
     return [(r.chunk_rowid, r.rank) for r in out]
 

@@ -13,34 +13,11 @@ import pytest
 import indexer.backends.embedded.keyword as keyword
 import indexer.backends.embedded.spread as spread
 from indexer.backends import Stores
-from indexer.backends.embedded.index import BODY_WEIGHT, TITLE_WEIGHT, EmbeddedIndex
-from indexer.backends.embedded.rows import permitted_documents_clause
 from indexer.records import AclUpdate, SearchFilters
 from tests.conformance.builders import axis, document
-from tests.indexer.test_embedded_keyword_split import ALICE, BOB, WORDS, assert_same, stores
+from tests.indexer.test_embedded_keyword_split import ALICE, BOB, WORDS, assert_same, ranked, stores
 
 __all__ = ["stores"]
-
-
-def ranked(stores: Stores, terms: list[str], k: int, *, spread_out: bool) -> list[Any]:
-    index = stores.index
-    assert isinstance(index, EmbeddedIndex)
-    clause, params = permitted_documents_clause(frozenset({ALICE}), SearchFilters())
-    with index.db.read() as conn:
-        pool = index._leg_pool()
-        runner = spread.SpreadStatements(index.db, pool, conn) if spread_out else None
-        out = keyword.rank_chunks(
-            conn,
-            terms,
-            clause,
-            params,
-            k,
-            (TITLE_WEIGHT, BODY_WEIGHT),
-            keyword.TermCounts(),
-            split_rows=30,
-            statements=runner,
-        )
-    return [(r.chunk_rowid, r.rank) for r in out]
 
 
 @pytest.mark.parametrize("k", [5, 20, 60])
@@ -56,10 +33,10 @@ def test_halves_run_at_once_give_the_one_connection_answer(
         return real(conn, **kwargs)
 
     monkeypatch.setattr(keyword, "_first_pass", slow_on_the_caller(spy))
-    one = ranked(stores, query, k, spread_out=False)
+    one = ranked(stores, query, k, 30)
     assert len(threads) == 1
     threads.clear()
-    many = ranked(stores, query, k, spread_out=True)
+    many = ranked(stores, query, k, 30, spread_out=True)
     assert len(one) == k
     assert_same(many, one)
     if query == list(WORDS) and k == 5:  # this one ends in a split's two halves
