@@ -4,6 +4,10 @@ Both are the connector's own resume points. They live in one stored checkpoint (
 lease like any state write), in an envelope that keeps them apart, so a permissions run resuming
 per scope never moves the changes cursor and the other way round. A checkpoint from before the
 envelope is read as the changes checkpoint.
+
+The envelope also names the vectors' identity (``EmbeddingSettings.vector_identity``) of the
+runs that moved the changes cursor: a cursor walked with other vectors does not say that the
+documents behind it carry this run's (``vectors_of``).
 """
 
 from __future__ import annotations
@@ -30,7 +34,17 @@ def split(stored: Checkpoint | None) -> tuple[Checkpoint | None, Checkpoint | No
     return _part(stored.value.get("changes")), _part(stored.value.get("permissions"))
 
 
-def join(changes: Checkpoint | None, permissions: Checkpoint | None) -> Checkpoint:
+def vectors_of(stored: Checkpoint | None) -> str | None:
+    """The vectors' identity ``stored`` was saved with; None if it predates the field."""
+    if stored is None or stored.value.get("envelope") != _ENVELOPE:
+        return None
+    vectors = stored.value.get("vectors")
+    return vectors if isinstance(vectors, str) else None
+
+
+def join(
+    changes: Checkpoint | None, permissions: Checkpoint | None, vectors: str | None
+) -> Checkpoint:
     for part in (changes, permissions):
         if part is not None and len(json.dumps(part.value)) > MAX_CHECKPOINT_BYTES:
             raise CheckpointTooLargeError(
@@ -42,6 +56,7 @@ def join(changes: Checkpoint | None, permissions: Checkpoint | None) -> Checkpoi
             "envelope": _ENVELOPE,
             "changes": None if changes is None else changes.value,
             "permissions": None if permissions is None else permissions.value,
+            "vectors": vectors,
         }
     )
 

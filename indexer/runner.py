@@ -266,11 +266,22 @@ class SyncRunner:
 
     def _run_changes(self, record: RunRecord) -> None:
         full = record.run_type == RunType.full
-        stored_changes, stored_permissions = checkpoints.split(
-            self.retry.call(self.stores.state.get_checkpoint, self.state_key)
-        )
-        checkpoint = None if full else stored_changes
-        pipeline, tally, context = self._pipeline(record, full=full)
+        stored = self.retry.call(self.stores.state.get_checkpoint, self.state_key)
+        stored_changes, stored_permissions = checkpoints.split(stored)
+        # Other vectors behind the cursor (int8 switched on or off, another model): an
+        # incremental run would leave every unchanged document on them, two vector spaces in
+        # one index. So it reads the whole source as a full run does, without pruning, and
+        # moves the cursor only at its end: stopped halfway, the next run starts over.
+        earlier = checkpoints.vectors_of(stored)
+        reread = not full and earlier is not None and earlier != self.model_name
+        if reread:
+            record.message = (
+                f"vectors changed from {earlier!r} to {self.model_name!r}: every document is "
+                "read and embedded again"
+            )
+            log.warning("re-reading the source for new vectors", extra=self._log_fields(record))
+        checkpoint = None if full or reread else stored_changes
+        pipeline, tally, context = self._pipeline(record, full=full or reread)
         final_checkpoint: Checkpoint | None = None
 
         def handle(event: object) -> None:
@@ -288,24 +299,26 @@ class SyncRunner:
             elif isinstance(event, CheckpointReached):
                 pipeline.flush()
                 checkpoint = event.checkpoint
-                if full:
-                    # A full run commits its checkpoint only once pruning has succeeded.
+                if full or reread:
+                    # A full run commits its checkpoint only once pruning has succeeded, a
+                    # re-read once it has read everything.
                     final_checkpoint = event.checkpoint
                 else:
-                    self._save_checkpoint(event.checkpoint, stored_permissions)
+                    self._save_checkpoint(event.checkpoint, stored_permissions, self.model_name)
                     self._save_progress(record)
 
         self._stream(lambda: self.connector.changes(checkpoint, context), pipeline, handle)
         pipeline.flush()
         if full:
             self._prune(record, tally.failed_ids)
-            if final_checkpoint is not None:
-                self._save_checkpoint(final_checkpoint, stored_permissions)
+        if final_checkpoint is not None:
+            self._save_checkpoint(final_checkpoint, stored_permissions, self.model_name)
 
     def _run_permissions(self, record: RunRecord) -> None:
-        stored_changes, resume = checkpoints.split(
-            self.retry.call(self.stores.state.get_checkpoint, self.state_key)
-        )
+        stored = self.retry.call(self.stores.state.get_checkpoint, self.state_key)
+        stored_changes, resume = checkpoints.split(stored)
+        # The changes cursor keeps the identity of the vectors it was walked with.
+        vectors = checkpoints.vectors_of(stored)
         pipeline, _, context = self._pipeline(record, full=False)
 
         def handle(event: object) -> None:
@@ -317,7 +330,7 @@ class SyncRunner:
             elif isinstance(event, CheckpointReached):
                 pipeline.flush()
                 resume = event.checkpoint
-                self._save_checkpoint(stored_changes, resume)
+                self._save_checkpoint(stored_changes, resume, vectors)
 
         # The last checkpoint emitted stays: a source with an ACL change feed keeps its cursor,
         # and one that walks its scopes ends with a checkpoint that starts the walk over.
@@ -595,10 +608,12 @@ class SyncRunner:
         assert self._control is not None, "only while a run holds the lease"
         return self._control
 
-    def _save_checkpoint(self, changes: Checkpoint | None, permissions: Checkpoint | None) -> None:
+    def _save_checkpoint(
+        self, changes: Checkpoint | None, permissions: Checkpoint | None, vectors: str | None
+    ) -> None:
         control = self._require_control()
         control.fence()
-        stored = checkpoints.join(changes, permissions)
+        stored = checkpoints.join(changes, permissions, vectors)
         self.retry.call(self.stores.state.save_checkpoint, control.lease, stored)
 
     def _save_progress(self, record: RunRecord) -> None:

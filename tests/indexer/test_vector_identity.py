@@ -36,8 +36,12 @@ def _config(tmp_path: Path, embedding: dict[str, str]) -> PermindexConfig:
 
 def _full_sync(tmp_path: Path, **embedding: str) -> tuple[int, int, int]:
     """(documents rewritten, unchanged, chunks embedded) of one full run with ``embedding``."""
+    return _sync(tmp_path, RunType.full, **embedding)
+
+
+def _sync(tmp_path: Path, run_type: RunType, **embedding: str) -> tuple[int, int, int]:
     with open_runtime(_config(tmp_path, embedding)) as runtime:
-        record = commands.sync(runtime, SOURCE, RunType.full)
+        record = commands.sync(runtime, SOURCE, run_type)
     assert record.status == "succeeded", record.message
     counts = record.counts
     return counts.created + counts.updated, counts.unchanged, counts.chunks_embedded
@@ -69,6 +73,29 @@ def test_switching_int8_re_embeds_every_document_and_torch_auto_none(
 
     # And back to float.
     assert _full_sync(tmp_path, backend="auto") == (DOCUMENTS, 0, chunks)
+
+
+def test_an_incremental_run_after_switching_int8_re_embeds_every_document(
+    tmp_path: Path, corpus: Path
+) -> None:
+    # An incremental run reads only what changed: without looking at the vectors behind its
+    # cursor it would leave every unchanged document on the old ones.
+    written, _, chunks = _sync(tmp_path, RunType.full)
+    assert written == DOCUMENTS
+
+    def embedded(run_type: RunType, **embedding: str) -> tuple[int, int]:
+        rewritten, _, chunks_embedded = _sync(tmp_path, run_type, **embedding)
+        return rewritten, chunks_embedded
+
+    assert embedded(RunType.incremental) == (0, 0)
+    int8 = {"backend": "onnx", "quantization": "int8"}
+    # A permissions run in between moves its own cursor, not the vectors' record.
+    assert embedded(RunType.permissions, **int8) == (0, 0)
+    assert embedded(RunType.incremental, **int8) == (DOCUMENTS, chunks)
+    assert embedded(RunType.incremental, **int8) == (0, 0)
+    assert embedded(RunType.incremental, backend="torch") == (DOCUMENTS, chunks)
+    # The same vectors on another runtime: the cursor stays valid.
+    assert embedded(RunType.incremental, backend="auto") == (0, 0)
 
 
 def test_float_variants_keep_the_model_name_as_their_identity() -> None:
