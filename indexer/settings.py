@@ -75,8 +75,8 @@ class EmbeddingSettings(BaseModel):
 
     @property
     def vector_identity(self) -> str:
-        """What names the vectors this configuration embeds; content fingerprints record it, so
-        a change re-embeds each document a run reads again.
+        """What names the vectors this configuration embeds; content fingerprints and the
+        changes checkpoint record it, so the next run after a change re-embeds every document.
 
         torch and ONNX float embed the same vectors and share the model name (what indexes
         embedded before int8 existed recorded, so they are not re-embedded). int8 adds the

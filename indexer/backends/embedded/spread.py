@@ -12,14 +12,12 @@ concurrent queries the pool is busy, and waiting for it would only queue.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 from indexer.backends.embedded.database import Database
+from indexer.backends.embedded.keyword import Rows, Statement
 from indexer.backends.embedded.rows import read_search_stamp
-
-Rows = list[tuple[int, float]]
-Statement = Callable[[sqlite3.Connection], Rows]
 
 
 class SpreadStatements:
